@@ -1,0 +1,181 @@
+"""The machinery every check is built from: call the learner's code, compare, explain.
+
+A failed check raises ``AssertionError`` with a message of at most six lines, in the order
+the learner needs it:
+
+    swish_grad: 8 of 9 values are wrong (rtol=1e-06, atol=0).
+      first mismatch at z = -2.0, beta = 1.0: expected -0.0908, got 0.1192
+      Hint: swish is a product of z and sigmoid(beta*z): did you use the product rule?
+
+A passing check prints nothing: nbgrader scores a test cell 0 as soon as anything reaches
+stderr. Frames of this package carry ``__tracebackhide__`` so that IPython and pytest show
+the learner the message rather than our internals.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+#: Relative tolerance a correct float formula meets and a wrong one cannot (COURSE_MAP.md).
+RTOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
+
+
+def fmt(value: Any) -> str:
+    """Shortest round-trip text of a number, in its own precision ('0.1', '-1e+30', 'nan')."""
+    if isinstance(value, (np.ndarray, np.generic)) and np.ndim(value) == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        if np.isnan(value):
+            return "nan"
+        if np.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        if value == 0:
+            return "-0.0" if np.signbit(value) else "0.0"
+        if 1e-4 <= abs(value) < 1e7:
+            return np.format_float_positional(value, unique=True, trim="0")
+        return np.format_float_scientific(value, unique=True, trim="0")
+    if isinstance(value, np.ndarray):
+        return np.array2string(value, threshold=6, edgeitems=2, precision=4)
+    return repr(value)
+
+
+def describe_inputs(inputs: Mapping[str, Any]) -> str:
+    """'z = -2.0, beta = 1.0' from a mapping of argument names to values."""
+    return ", ".join(f"{name} = {fmt(value)}" for name, value in inputs.items())
+
+
+def fail(name: str, problem: str, *details: str, hint: str | None = None) -> None:
+    """Raise the learner-facing AssertionError: 'name: problem', indented details, a hint."""
+    __tracebackhide__ = True
+    lines = [f"{name}: {problem}"]
+    lines += [f"  {line}" for line in details]
+    if hint:
+        lines.append(f"  Hint: {hint}")
+    raise AssertionError("\n".join(lines))
+
+
+def call(fn: Callable, name: str, *args: Any, inputs: Mapping[str, Any] | None = None,
+         **kwargs: Any) -> Any:
+    """Call the learner's ``fn(*args, **kwargs)`` and return its result.
+
+    An unfinished stub, an exception, or any warning becomes a one-line failure that names
+    ``name`` and the input (``inputs``, or the arguments themselves). Inputs are passed as
+    given: callers that check for in-place modification pass copies and compare afterwards.
+    """
+    __tracebackhide__ = True
+    where = describe_inputs(inputs) if inputs is not None else _describe_args(args, kwargs)
+    if not callable(fn):
+        fail(name, f"expected a function, got {type(fn).__name__}.",
+             hint=f"define {name} with `def {name}(...):` in the exercise cell and run that cell.")
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
+        warnings.simplefilter("always")
+        try:
+            result = fn(*args, **kwargs)
+        except NotImplementedError:
+            fail(name, "is not implemented yet.",
+                 hint="replace `raise NotImplementedError()` with your code, then run that cell.")
+        except Exception as error:  # the learner's bug, reported rather than re-raised
+            fail(name, f"raised {type(error).__name__}: {error}", f"on input {where}")
+    if caught:
+        first = caught[0]
+        fail(name, f"emitted a {first.category.__name__}: {first.message}",
+             f"on input {where}",
+             hint=_warning_hint(first))
+    return result
+
+
+def _describe_args(args: tuple, kwargs: Mapping[str, Any]) -> str:
+    parts = [fmt(a) for a in args] + [f"{k}={fmt(v)}" for k, v in kwargs.items()]
+    return ", ".join(parts) if parts else "(no arguments)"
+
+
+def _warning_hint(caught: warnings.WarningMessage) -> str:
+    text = str(caught.message)
+    if "overflow" in text:
+        return ("an intermediate value overflowed (exp of a large number?): rewrite the formula "
+                "so that it only exponentiates non-positive numbers. Note that np.where "
+                "evaluates both branches on every element.")
+    if "invalid value" in text:
+        return "a nan appeared in an intermediate step (inf - inf, 0 * inf or inf / inf?)."
+    if "divide by zero" in text:
+        return "a division by zero or log(0) happened: which inputs make the denominator 0?"
+    return "a correct implementation runs without any warning on every input."
+
+
+def as_result_array(name: str, result: Any, *, like: np.ndarray, where: str) -> np.ndarray:
+    """Check the result has ``like``'s shape and float dtype; return it as an ndarray.
+
+    A 0-d input may return a NumPy scalar (NumPy's own ufuncs do); anything else must be an
+    ndarray. Python scalars, lists, tensors and integer arrays are refused with a hint.
+    """
+    __tracebackhide__ = True
+    if isinstance(result, np.generic) and like.ndim == 0:
+        result = np.asarray(result)
+    if not isinstance(result, np.ndarray):
+        fail(name, f"returned a {type(result).__name__}, expected a NumPy array.",
+             f"on input {where}",
+             hint="build the result with NumPy operations on the input array (np.exp, np.where, ...).")
+    if result.shape != like.shape:
+        fail(name, f"returned shape {result.shape}, expected {like.shape}.",
+             f"on input {where}",
+             hint="an elementwise function keeps the input's shape: avoid reductions and flattening.")
+    if result.dtype != like.dtype:
+        fail(name, f"returned dtype {result.dtype}, expected {like.dtype} (the input's dtype).",
+             f"on input {where}",
+             hint="float32 in, float32 out: a float64 constant such as np.float64(1.0) or a "
+                  "np.array(...) without dtype= can promote the result.")
+    return result
+
+
+def mismatches(expected: np.ndarray, got: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+    """Boolean mask of wrong values: outside rtol/atol, or nan/inf where the other is not.
+
+    nan matches nan, +inf matches +inf; signs of zeros are not compared.
+    """
+    expected = np.asarray(expected, dtype=np.float64)
+    got = np.asarray(got, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        close = np.abs(got - expected) <= atol + rtol * np.abs(expected)
+    same_special = (np.isnan(expected) & np.isnan(got)) | (
+        np.isinf(expected) & (got == expected))
+    finite_both = np.isfinite(expected) & np.isfinite(got)
+    return ~((close & finite_both) | same_special)
+
+
+def compare(name: str, got: Any, expected: Any, *, inputs: Mapping[str, Any],
+            rtol: float, atol: float = 0.0, hint: str | Callable[..., str | None] | None = None,
+            ) -> None:
+    """Compare the learner's values with the expected ones, elementwise.
+
+    Parameters
+    ----------
+    name : the graded function's name, first word of the message.
+    got, expected : arrays of one shape.
+    inputs : argument name -> array broadcastable to that shape; the first mismatch is
+        reported at these inputs ("at z = -2.0, beta = 1.0").
+    rtol, atol : the tolerance ``|got - expected| <= atol + rtol * |expected|``.
+    hint : a string, or ``hint(inputs_at_mismatch, expected, got) -> str | None`` that
+        diagnoses the typical mistake from the first mismatch.
+    """
+    __tracebackhide__ = True
+    got = np.asarray(got)
+    expected = np.asarray(expected)
+    wrong = mismatches(expected, got, rtol, atol)
+    if not wrong.any():
+        return
+    first = np.unravel_index(int(np.argmax(wrong)), wrong.shape) if wrong.ndim else ()
+    at = {k: np.broadcast_to(np.asarray(v), wrong.shape)[first] for k, v in inputs.items()}
+    e, g = expected[first], got[first]
+    text = hint(at, e, g) if callable(hint) else hint
+    fail(name, f"{int(wrong.sum())} of {wrong.size} values are wrong "
+               f"(rtol={rtol:g}, atol={atol:g}).",
+         f"first mismatch at {describe_inputs(at)}: expected {fmt(e)}, got {fmt(g)}",
+         hint=text)

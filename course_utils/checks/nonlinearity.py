@@ -1,0 +1,3 @@
+"""Checks (stub; being written)."""
+
+__all__: list[str] = []
