@@ -50,8 +50,12 @@ class NotebookSession:
     def __init__(self, path: str | os.PathLike, timeout: int = 120):
         self.path = Path(path)
         self.nb = nbformat.read(self.path, as_version=4)
+        # nbclient writes each executed cell back into its notebook, so the client gets a
+        # one-cell scratch notebook and the notebook under test is never modified.
+        self._scratch = nbformat.v4.new_notebook(metadata=self.nb.metadata)
+        self._scratch.cells = [nbformat.v4.new_code_cell("")]
         self.client = NotebookClient(
-            self.nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+            self._scratch, timeout=timeout, kernel_name="python3", allow_errors=True,
             resources={"metadata": {"path": str(self.path.parent)}},
         )
         self._stack = contextlib.ExitStack()
@@ -74,13 +78,13 @@ class NotebookSession:
     def run_all(self, *, skip_tests: bool = False) -> dict[str, Outcome]:
         """Run every code cell in order; return the outcome of each test cell by grade id."""
         outcomes = {}
-        for index, cell in enumerate(self.nb.cells):
+        for cell in self.nb.cells:
             if cell.cell_type != "code":
                 continue
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             if skip_tests and grade_id in self.tests:
                 continue
-            outcome = self._execute(cell, index)
+            outcome = self._execute(cell)
             if grade_id in self.tests:
                 outcomes[grade_id] = outcome
         return outcomes
@@ -93,9 +97,10 @@ class NotebookSession:
         ids = list(self.tests) if grade_ids is None else list(grade_ids)
         return {gid: self.run_test(gid) for gid in ids}
 
-    def _execute(self, cell: nbformat.NotebookNode, index: int = 0) -> Outcome:
+    def _execute(self, cell: nbformat.NotebookNode) -> Outcome:
         cell = nbformat.from_dict(dict(cell, outputs=[]))
-        self.client.execute_cell(cell, index)
+        self._scratch.cells[0] = cell
+        self.client.execute_cell(cell, 0)
         stdout, stderr, error = [], [], []
         for out in cell.outputs:
             if out.output_type == "stream":
