@@ -23,7 +23,8 @@ class BuildWithoutReference(build_py):
         return [
             (pkg, mod, path)
             for pkg, mod, path in modules
-            if not (pkg == "course_utils.reference" or (pkg, mod) == ("course_utils", "reference_torch"))
+            if pkg != "course_utils.reference"
+            and (pkg, mod) != ("course_utils", "reference_torch")
         ]
 
 

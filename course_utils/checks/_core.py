@@ -122,11 +122,13 @@ def as_result_array(name: str, result: Any, *, like: np.ndarray, where: str) -> 
     if not isinstance(result, np.ndarray):
         fail(name, f"returned a {type(result).__name__}, expected a NumPy array.",
              f"on input {where}",
-             hint="build the result with NumPy operations on the input array (np.exp, np.where, ...).")
+             hint="build the result with NumPy operations on the input array "
+                  "(np.exp, np.where, ...).")
     if result.shape != like.shape:
         fail(name, f"returned shape {result.shape}, expected {like.shape}.",
              f"on input {where}",
-             hint="an elementwise function keeps the input's shape: avoid reductions and flattening.")
+             hint="an elementwise function keeps the input's shape: "
+                  "avoid reductions and flattening.")
     if result.dtype != like.dtype:
         fail(name, f"returned dtype {result.dtype}, expected {like.dtype} (the input's dtype).",
              f"on input {where}",
