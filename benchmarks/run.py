@@ -55,7 +55,8 @@ def run(name: str, quick: bool) -> str:
     done = subprocess.run(command, capture_output=True, text=True, cwd=HERE.parent)
     body = done.stdout.strip() if done.returncode == 0 else (
         f"**failed** (exit {done.returncode}):\n\n```\n{done.stderr.strip()[-2000:]}\n```")
-    return f"### {title}\n\n`{' '.join(['python', 'benchmarks/' + script] + command[2:])}`\n\n{body}\n"
+    shown = " ".join(["python", f"benchmarks/{script}"] + command[2:])
+    return f"### {title}\n\n`{shown}`\n\n{body}\n"
 
 
 def main(argv=None) -> int:
