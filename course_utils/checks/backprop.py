@@ -1,3 +1,652 @@
-"""Checks (stub; being written)."""
+r"""Checks of 04_numerical_stability's network functions: the MLP, backprop, initialisers.
 
-__all__: list[str] = []
+Visible checks (``check_*``) compare with small fixtures written out below (computed once
+with the reference; no import of it) and with properties of the learner's own code: the
+gradients of ``mlp_backward`` against central differences of the learner's ``mlp_forward``,
+the initialisers' sample statistics, the draws ``layer_gradient_norms`` makes from ``rng``.
+Hidden checks (``hidden_*``) compare with ``torch.autograd`` and the reference on random
+networks. Conventions as in ``course_utils.reference.backprop``: x (N, n_0),
+W^(l) (n_l, n_{l-1}), z^(l) = a^(l-1) @ W^(l).T, sigma on every layer.
+
+The checks never look inside the learner's cache: it goes from the learner's
+``mlp_forward`` to the learner's ``mlp_backward`` untouched.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import numpy as np
+
+from course_utils.checks._core import call, compare, describe_inputs, fail, fmt
+
+__all__ = [
+    "check_mlp_forward",
+    "check_mlp_forward_shape",
+    "hidden_mlp_forward",
+    "check_mlp_backward",
+    "check_mlp_backward_shape",
+    "hidden_mlp_backward",
+    "check_init_statistics",
+    "check_init_rng",
+    "hidden_init",
+    "check_layer_gradient_norms",
+    "check_layer_gradient_norms_params",
+    "hidden_layer_gradient_norms",
+]
+
+RTOL = 1e-6
+ATOL = 1e-12
+
+# --------------------------------------------------------------------------------------
+# The checks' own activations (float64, no warnings on the inputs used here).
+
+
+def _sigmoid(z):
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _sigmoid_grad(z):
+    s = _sigmoid(z)
+    return s * (1 - s)
+
+
+def _tanh_grad(z):
+    return 1 - np.tanh(z) ** 2
+
+
+def _relu(z):
+    return np.maximum(z, 0.0)
+
+
+def _relu_grad(z):
+    return (z >= 0).astype(np.float64)
+
+
+def _identity(z):
+    return z * 1.0
+
+
+_ACTS = {"tanh": (np.tanh, _tanh_grad), "sigmoid": (_sigmoid, _sigmoid_grad),
+         "relu": (_relu, _relu_grad)}
+
+# --------------------------------------------------------------------------------------
+# Fixtures: a 3 -> 4 -> 2 tanh network on two examples (computed with the reference).
+
+_X = np.array([[0.5, -1.0, 2.0], [-0.3, 0.8, 0.1]])
+_W1 = np.array([[0.2, -0.4, 0.1], [0.7, 0.3, -0.5], [-0.6, 0.9, 0.25], [0.05, -0.15, 0.8]])
+_W2 = np.array([[0.3, -0.8, 0.5, 0.1], [-0.45, 0.2, 0.65, -0.7]])
+_UPSTREAM = np.array([[1.0, -0.5], [0.25, 2.0]])
+_Y = np.array([[0.5119496730661799, -0.9002751544312544],
+               [0.2621661332321638, 0.5830843854636111]])
+_GRAD_W1 = np.array([
+    [0.22133390657888782, -0.5343643808180905, 0.28930793652350534],
+    [-0.16123219145098736, 0.338008415670646, -0.5438925528075862],
+    [-0.03974209549637921, 0.17101111440502215, 0.43595662019419734],
+    [0.2770113877260564, -0.7336261105618676, -0.05937612730917949]])
+_GRAD_W2 = np.array([
+    [0.36355216516565714, -0.5505472096103795, -0.2764174082672775, 0.6839069256383984],
+    [-0.5245432315792761, 0.04369917826724143, 1.0185791539926379, -0.16198913369883655]])
+_GRAD_X = np.array([
+    [-0.2758642862220836, 0.023524076351681307, 0.21561831422495095],
+    [-0.3567740569841951, 0.7532828411611392, -0.6887130519255245]])
+
+
+def _gain_init(gain):
+    """init(fan_in, fan_out, rng) = gain * N(0, 1) / sqrt(fan_in): the checks' own init."""
+    def init(fan_in, fan_out, rng):
+        return rng.standard_normal((fan_out, fan_in)) * gain / np.sqrt(fan_in)
+    init.__name__ = f"init(gain={gain:.3g})"
+    return init
+
+
+#: (depth, width, activation, gain, seed) -> the reference's layer_gradient_norms.
+_NORM_FIXTURES = {
+    (3, 4, "tanh", 1.0, 7):
+        np.array([0.18718407164944087, 0.062434585623775865, 0.3178191069268783]),
+    (5, 3, "relu", 2.0 ** 0.5, 11):
+        np.array([0.018661856879184174, 0.3767891218458327, 0.24059512996614277,
+                  0.01620728462646031, 0.016086835210771044]),
+    (4, 5, "sigmoid", 1.0, 3):
+        np.array([0.002139576774967145, 0.03872148073874057, 0.18936556930966705,
+                  0.49145772083713396]),
+}
+
+# --------------------------------------------------------------------------------------
+# Helpers.
+
+
+def _grid_inputs(shape, first="example", second="unit"):
+    """inputs= for compare(): the row and column index of a 2-D result."""
+    rows, cols = shape
+    return {first: np.arange(rows)[:, None], second: np.arange(cols)[None, :]}
+
+
+_SHAPE_HINT = ("x is (N, n_0) with one example per row and W^(l) is (n_l, n_{l-1}): "
+               "z = a @ W.T.")
+
+
+def _check_matrix(name, value, shape, what, where, hint=_SHAPE_HINT):
+    __tracebackhide__ = True
+    if not isinstance(value, np.ndarray):
+        fail(name, f"{what} is a {type(value).__name__}, expected a NumPy array.",
+             f"on input {where}", hint="build it with NumPy operations (@, np.tanh, ...).")
+    if value.shape != tuple(shape):
+        fail(name, f"{what} has shape {value.shape}, expected {tuple(shape)}.",
+             f"on input {where}", hint=hint)
+    if value.dtype != np.float64:
+        fail(name, f"{what} has dtype {value.dtype}, expected float64.", f"on input {where}")
+    return value
+
+
+def _forward(fn, x, weights, sigma, where):
+    """Call the learner's mlp_forward; return (y, cache) after checking the pair."""
+    __tracebackhide__ = True
+    out = call(fn, "mlp_forward", x, weights, sigma, inputs={"network": where})
+    if not isinstance(out, tuple) or len(out) != 2:
+        fail("mlp_forward", f"returned a {type(out).__name__}, expected a pair (y, cache).",
+             f"on input {where}", hint="end with `return y, cache`.")
+    return out
+
+
+def _backward(fn, cache, dL_dy, weights, sigma_grad, n_layers, where):
+    """Call the learner's mlp_backward; return (grads_W list, dL_dx)."""
+    __tracebackhide__ = True
+    out = call(fn, "mlp_backward", cache, dL_dy, weights, sigma_grad,
+               inputs={"network": where})
+    if not isinstance(out, tuple) or len(out) != 2:
+        fail("mlp_backward", f"returned a {type(out).__name__}, expected a pair "
+             "(grads_W, dL_dx).", f"on input {where}", hint="end with `return grads_W, dL_dx`.")
+    grads, dx = out
+    if not isinstance(grads, (list, tuple)) or len(grads) != n_layers:
+        got = len(grads) if isinstance(grads, (list, tuple)) else type(grads).__name__
+        fail("mlp_backward", f"grads_W should be a list of {n_layers} arrays (one per "
+             f"layer), got {got}.", f"on input {where}",
+             hint="grads_W[l-1] is the gradient of W^(l), in the order of `weights`.")
+    return list(grads), dx
+
+
+def _random_net(rng, depth, widths, n, gain=1.0):
+    weights = [rng.standard_normal((widths[i + 1], widths[i])) * gain / np.sqrt(widths[i])
+               for i in range(depth)]
+    return rng.standard_normal((n, widths[0])), weights
+
+
+def _same(a, b) -> bool:
+    """Deep equality of nested lists/tuples/dicts of arrays (nan equal to nan)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+                and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(p, q) for p, q in zip(a, b, strict=False))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    try:
+        return bool(a == b)
+    except Exception:  # objects without a meaningful ==: not compared
+        return True
+
+
+def _where_net(x, weights, sigma_name):
+    sizes = " -> ".join(str(n) for n in [x.shape[1]] + [W.shape[0] for W in weights])
+    return f"{sigma_name} network {sizes}, N = {x.shape[0]}"
+
+
+# --------------------------------------------------------------------------------------
+# mlp_forward
+
+
+def check_mlp_forward(mlp_forward: Callable) -> None:
+    """Values of ``mlp_forward(x, weights, sigma)``: a fixture, linear and one-layer networks."""
+    __tracebackhide__ = True
+    name = "mlp_forward"
+    # 1. the fixture: tanh on both layers.
+    where = _where_net(_X, [_W1, _W2], "tanh")
+    y, _ = _forward(mlp_forward, _X.copy(), [_W1.copy(), _W2.copy()], np.tanh, where)
+    _check_matrix(name, y, _Y.shape, "y", where)
+    hint = "sigma is applied after every layer, the last one included."
+    if np.allclose(y, np.tanh(_X @ _W1.T) @ _W2.T):
+        hint = "y = sigma(z^(L)): apply sigma to the last layer too, as the note does."
+    compare(name, y, _Y, inputs=_grid_inputs(_Y.shape), rtol=RTOL, atol=ATOL, hint=hint)
+    # 2. identity activation: the network is the linear map x @ W1.T @ W2.T @ W3.T.
+    rng = np.random.default_rng(5)
+    x, weights = _random_net(rng, 3, [4, 6, 3, 2], 5)
+    where = _where_net(x, weights, "identity")
+    y, _ = _forward(mlp_forward, x, weights, _identity, where)
+    expected = x @ weights[0].T @ weights[1].T @ weights[2].T
+    _check_matrix(name, y, expected.shape, "y", where)
+    compare(name, y, expected, inputs=_grid_inputs(expected.shape), rtol=RTOL, atol=ATOL,
+            hint="with sigma(z) = z the network is the product of its layers: "
+                 "is every layer applied, in order, as a @ W.T?")
+    # 3. one ReLU layer.
+    x, weights = _random_net(rng, 1, [3, 4], 6)
+    where = _where_net(x, weights, "relu")
+    y, _ = _forward(mlp_forward, x, weights, _relu, where)
+    expected = np.maximum(x @ weights[0].T, 0.0)
+    _check_matrix(name, y, expected.shape, "y", where)
+    compare(name, y, expected, inputs=_grid_inputs(expected.shape), rtol=RTOL, atol=ATOL,
+            hint="a one-layer network is sigma(x @ W.T).")
+
+
+def check_mlp_forward_shape(mlp_forward: Callable) -> None:
+    """Shapes for non-square layers and N = 1, float64 out, inputs not modified in place."""
+    __tracebackhide__ = True
+    name = "mlp_forward"
+    rng = np.random.default_rng(8)
+    for depth, widths, n in [(3, [2, 5, 7, 3], 4), (2, [6, 1, 4], 1), (1, [3, 2], 3)]:
+        x, weights = _random_net(rng, depth, widths, n)
+        x_copy, w_copy = x.copy(), [W.copy() for W in weights]
+        where = _where_net(x, weights, "tanh")
+        y, cache = _forward(mlp_forward, x, weights, np.tanh, where)
+        _check_matrix(name, y, (n, widths[-1]), "y", where)
+        if not np.array_equal(x, x_copy) or not all(
+                np.array_equal(W, C) for W, C in zip(weights, w_copy, strict=False)):
+            fail(name, "modified its input in place.", f"on input {where}",
+                 hint="compute new arrays (a = sigma(a @ W.T)) instead of writing into x or W.")
+        if y is x:
+            fail(name, "returned the input array itself.", f"on input {where}")
+
+
+def hidden_mlp_forward(mlp_forward: Callable, seed: int = 0) -> None:
+    """Random networks (depths 1-6, widths 1-8, three activations) against torch."""
+    __tracebackhide__ = True
+    import torch
+
+    torch_acts = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu}
+    rng = np.random.default_rng(seed)
+    for trial in range(12):
+        act = ["tanh", "sigmoid", "relu"][trial % 3]
+        depth = int(rng.integers(1, 7))
+        widths = [int(w) for w in rng.integers(1, 9, size=depth + 1)]
+        x, weights = _random_net(rng, depth, widths, int(rng.integers(1, 7)), gain=1.5)
+        where = _where_net(x, weights, act)
+        y, _ = _forward(mlp_forward, x, weights, _ACTS[act][0], where)
+        a = torch.from_numpy(x)
+        for W in weights:
+            a = torch_acts[act](a @ torch.from_numpy(W).T)
+        expected = a.numpy()
+        _check_matrix("mlp_forward", y, expected.shape, "y", where)
+        compare("mlp_forward", y, expected, inputs=_grid_inputs(expected.shape), rtol=RTOL,
+                atol=ATOL)
+
+
+# --------------------------------------------------------------------------------------
+# mlp_backward
+
+
+def _loss_of_forward(mlp_forward, x, weights, sigma, upstream, where):
+    __tracebackhide__ = True
+    y, _ = _forward(mlp_forward, x, weights, sigma, where)
+    return float(np.sum(upstream * y))
+
+
+def _central_differences(mlp_forward, x, weights, sigma, upstream, where):
+    """dL/dW^(l) and dL/dx of L = sum(upstream * mlp_forward(x, weights)[0])."""
+    __tracebackhide__ = True
+
+    def loss(x_, weights_):
+        return _loss_of_forward(mlp_forward, x_, weights_, sigma, upstream, where)
+
+    def derivative(array, evaluate):
+        grad = np.empty_like(array)
+        for index in np.ndindex(array.shape):
+            h = 1e-6 * max(1.0, abs(array[index]))
+            keep = array[index]
+            array[index] = keep + h
+            up = evaluate()
+            array[index] = keep - h
+            down = evaluate()
+            array[index] = keep
+            grad[index] = (up - down) / (2 * h)
+        return grad
+
+    weights = [W.copy() for W in weights]
+    x = x.copy()
+    grads = [derivative(W, lambda: loss(x, weights)) for W in weights]
+    return grads, derivative(x, lambda: loss(x, weights))
+
+
+def _backward_hint(grads, dx, expected_grads, expected_dx, n):
+    """Diagnose the usual mistakes from the whole result (or None)."""
+    try:
+        if all(np.allclose(g * n, e) for g, e in zip(grads, expected_grads, strict=False)):
+            return "grads_W sums over the batch (delta.T @ a_prev): do not average over N."
+        if all(np.allclose(g, -e) for g, e in zip(grads, expected_grads, strict=False)):
+            return "every gradient has the wrong sign."
+        if all(np.allclose(g, e) for g, e in zip(grads, expected_grads, strict=False)):
+            return "grads_W is right; dL_dx is what flows out of layer 1: delta^(1) @ W^(1)."
+    except (TypeError, ValueError):
+        return None
+    return ("delta^(l) = sigma'(z^(l)) * dL/da^(l), with sigma_grad taken at z (not at a), "
+            "then dL/da^(l-1) = delta^(l) @ W^(l).")
+
+
+def _compare_backward(grads, dx, expected_grads, expected_dx, weights, x, where, *, rtol, atol,
+                      source):
+    __tracebackhide__ = True
+    name = "mlp_backward"
+    for layer, (g, W) in enumerate(zip(grads, weights, strict=False), start=1):
+        _check_matrix(name, g, W.shape, f"grads_W[{layer - 1}] (layer {layer})", where)
+    _check_matrix(name, dx, x.shape, "dL_dx", where)
+    hint = _backward_hint(grads, dx, expected_grads, expected_dx, x.shape[0])
+    for layer, (g, e) in enumerate(zip(grads, expected_grads, strict=False), start=1):
+        compare(name, g, e, inputs={"layer": layer, **_grid_inputs(e.shape, "row", "column")},
+                rtol=rtol, atol=atol, hint=f"{source} {hint}")
+    compare(name, dx, expected_dx, inputs=_grid_inputs(dx.shape, "dL_dx row", "column"),
+            rtol=rtol, atol=atol, hint=f"{source} {hint}")
+
+
+def check_mlp_backward(mlp_backward: Callable, mlp_forward: Callable) -> None:
+    """Gradients of ``mlp_backward``: a fixture, then central differences of your forward."""
+    __tracebackhide__ = True
+    # 1. the fixture (tanh, 3 -> 4 -> 2, two examples).
+    weights = [_W1.copy(), _W2.copy()]
+    where = _where_net(_X, weights, "tanh")
+    _, cache = _forward(mlp_forward, _X.copy(), weights, np.tanh, where)
+    grads, dx = _backward(mlp_backward, cache, _UPSTREAM.copy(), weights, _tanh_grad, 2, where)
+    _compare_backward(grads, dx, [_GRAD_W1, _GRAD_W2], _GRAD_X, weights, _X, where,
+                      rtol=RTOL, atol=ATOL, source="(fixture)")
+    # 2. central differences of the learner's own forward, sigmoid and relu networks.
+    rng = np.random.default_rng(21)
+    for act, depth, widths, n in [("sigmoid", 3, [3, 4, 3, 2], 3), ("relu", 2, [4, 5, 3], 2)]:
+        x, weights = _random_net(rng, depth, widths, n, gain=1.3)
+        upstream = rng.standard_normal((n, widths[-1]))
+        sigma, sigma_grad = _ACTS[act]
+        where = _where_net(x, weights, act)
+        expected_grads, expected_dx = _central_differences(mlp_forward, x, weights, sigma,
+                                                           upstream, where)
+        _, cache = _forward(mlp_forward, x.copy(), [W.copy() for W in weights], sigma, where)
+        grads, dx = _backward(mlp_backward, cache, upstream.copy(), weights, sigma_grad,
+                              depth, where)
+        _compare_backward(grads, dx, expected_grads, expected_dx, weights, x, where,
+                          rtol=1e-5, atol=1e-7, source="(central differences of your forward)")
+
+
+def check_mlp_backward_shape(mlp_backward: Callable, mlp_forward: Callable) -> None:
+    """Shapes for non-square layers and N = 1; cache, dL_dy and weights left untouched."""
+    __tracebackhide__ = True
+    name = "mlp_backward"
+    rng = np.random.default_rng(13)
+    for depth, widths, n in [(3, [2, 5, 7, 3], 4), (2, [6, 1, 4], 1), (1, [3, 2], 3)]:
+        x, weights = _random_net(rng, depth, widths, n)
+        where = _where_net(x, weights, "tanh")
+        _, cache = _forward(mlp_forward, x, weights, np.tanh, where)
+        upstream = rng.standard_normal((n, widths[-1]))
+        saved = (copy.deepcopy(cache), upstream.copy(), [W.copy() for W in weights])
+        grads, dx = _backward(mlp_backward, cache, upstream, weights, _tanh_grad, depth, where)
+        for layer, (g, W) in enumerate(zip(grads, weights, strict=False), start=1):
+            _check_matrix(name, g, W.shape, f"grads_W[{layer - 1}] (layer {layer})", where)
+        _check_matrix(name, dx, x.shape, "dL_dx", where)
+        if not (_same(cache, saved[0]) and np.array_equal(upstream, saved[1])
+                and all(np.array_equal(W, C) for W, C in zip(weights, saved[2], strict=False))):
+            fail(name, "modified its inputs (cache, dL_dy or weights) in place.",
+                 f"on input {where}",
+                 hint="use `upstream = delta @ W` rather than `*=` or `+=` on arrays you got.")
+        again, dx_again = _backward(mlp_backward, cache, upstream, weights, _tanh_grad, depth,
+                                    where)
+        if not (all(np.array_equal(g, h) for g, h in zip(grads, again, strict=False))
+                and np.array_equal(dx, dx_again)):
+            fail(name, "gave a different result when called twice on the same cache.",
+                 f"on input {where}", hint="does it change the cache while it runs?")
+
+
+def hidden_mlp_backward(mlp_backward: Callable, mlp_forward: Callable, seed: int = 0) -> None:
+    """Random networks (depths 1-6, widths 1-8, three activations) against torch.autograd."""
+    __tracebackhide__ = True
+    import torch
+
+    torch_acts = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu}
+    rng = np.random.default_rng(seed)
+    for trial in range(15):
+        act = ["tanh", "sigmoid", "relu"][trial % 3]
+        depth = int(rng.integers(1, 7))
+        widths = [int(w) for w in rng.integers(1, 9, size=depth + 1)]
+        n = int(rng.integers(1, 7))
+        x, weights = _random_net(rng, depth, widths, n, gain=float(rng.uniform(0.5, 2.5)))
+        upstream = rng.standard_normal((n, widths[-1]))
+        sigma, sigma_grad = _ACTS[act]
+        where = _where_net(x, weights, act)
+        tx = torch.tensor(x, requires_grad=True)
+        tws = [torch.tensor(W, requires_grad=True) for W in weights]
+        a = tx
+        for W in tws:
+            a = torch_acts[act](a @ W.T)
+        (a * torch.from_numpy(upstream)).sum().backward()
+        _, cache = _forward(mlp_forward, x.copy(), [W.copy() for W in weights], sigma, where)
+        grads, dx = _backward(mlp_backward, cache, upstream.copy(), weights, sigma_grad,
+                              depth, where)
+        scale = max(1.0, float(np.max(np.abs(tx.grad.numpy()))))
+        _compare_backward(grads, dx, [W.grad.numpy() for W in tws], tx.grad.numpy(), weights,
+                          x, where, rtol=RTOL, atol=ATOL * scale, source="(torch.autograd)")
+
+
+# --------------------------------------------------------------------------------------
+# xavier_normal, he_normal
+
+_INIT_VARIANCE = {
+    "xavier_normal": (lambda fan_in, fan_out: 2.0 / (fan_in + fan_out), "2 / (fan_in + fan_out)"),
+    "he_normal": (lambda fan_in, fan_out: 2.0 / fan_in, "2 / fan_in"),
+}
+#: Standard errors a correct sampler stays within (a 1-in-10^8 event per statistic).
+_K = 6.0
+
+
+def _init_name(name):
+    if name not in _INIT_VARIANCE:
+        raise ValueError(f"check_init_statistics: name must be one of {list(_INIT_VARIANCE)}, "
+                         f"got {name!r}.")
+    return _INIT_VARIANCE[name]
+
+
+def _draw(fn, name, fan_in, fan_out, rng):
+    __tracebackhide__ = True
+    where = describe_inputs({"fan_in": fan_in, "fan_out": fan_out})
+    W = call(fn, name, fan_in, fan_out, rng, inputs={"fan_in": fan_in, "fan_out": fan_out})
+    return _check_matrix(name, W, (fan_out, fan_in), "the result", where,
+                         hint="W maps fan_in inputs to fan_out outputs: shape (fan_out, fan_in).")
+
+
+_OTHER_VARIANCES = {
+    "2 / fan_out": lambda fan_in, fan_out: 2.0 / fan_out,
+    "1 / fan_in": lambda fan_in, fan_out: 1.0 / fan_in,
+    "2 / fan_in": lambda fan_in, fan_out: 2.0 / fan_in,
+    "2 / (fan_in + fan_out)": lambda fan_in, fan_out: 2.0 / (fan_in + fan_out),
+    "1 / (fan_in + fan_out)": lambda fan_in, fan_out: 1.0 / (fan_in + fan_out),
+}
+
+
+def _statistics(name, samples, variance, formula, where, fans=None):
+    """Mean, variance and kurtosis of ``samples`` against N(0, variance), within _K SE."""
+    __tracebackhide__ = True
+    n = samples.size
+    if not np.all(np.isfinite(samples)):
+        fail(name, "returned values that are not finite.", f"on input {where}")
+    mean, var = float(samples.mean()), float(samples.var())
+    if abs(mean) > _K * np.sqrt(variance / n):
+        fail(name, f"the mean of {n} draws is {mean:.4g}, expected 0 "
+                   f"(within {_K * np.sqrt(variance / n):.3g}).",
+             f"on input {where}", hint="the weights are centred: N(0, variance).")
+    tol = _K * np.sqrt(2.0 / (n - 1))
+    if abs(var / variance - 1) > tol:
+        hint = f"the variance is {formula}."
+        if abs(var / variance ** 2 - 1) < tol:
+            hint = ("the scale argument of rng.normal is the standard deviation, "
+                    "the square root of the variance.")
+        elif abs(np.sqrt(var) / variance - 1) < tol:
+            hint = "the variance is the square of the standard deviation."
+        elif fans is not None:
+            for other, variance_of in _OTHER_VARIANCES.items():
+                if other != formula and abs(var / variance_of(*fans) - 1) < tol:
+                    hint = f"your draws have variance {other}; this initialisation uses {formula}."
+        fail(name, f"the variance of {n} draws is {var:.4g}, expected {formula} = "
+                   f"{variance:.4g} (within {100 * tol:.1f}%).",
+             f"on input {where}", hint=hint)
+    kurtosis = float(np.mean((samples - mean) ** 4) / var ** 2)
+    if abs(kurtosis - 3.0) > _K * np.sqrt(24.0 / n):
+        fail(name, f"the draws do not look normal: kurtosis {kurtosis:.2f}, expected 3 "
+                   f"(within {_K * np.sqrt(24.0 / n):.2f}).",
+             f"on input {where}",
+             hint="draw from a normal distribution (rng.normal), not a uniform or truncated one.")
+
+
+def check_init_statistics(fn: Callable, name: str) -> None:
+    """``fn(fan_in, fan_out, rng)`` draws W (fan_out, fan_in) ~ N(0, variance) entrywise.
+
+    ``name`` is "xavier_normal" (variance 2 / (fan_in + fan_out)) or "he_normal"
+    (variance 2 / fan_in). Sample mean, variance and kurtosis must lie within 6 standard
+    errors, which a correct sampler meets for any seed (fixed here: seed 2024).
+    """
+    __tracebackhide__ = True
+    variance_of, formula = _init_name(name)
+    rng = np.random.default_rng(2024)
+    for fan_in, fan_out in [(200, 100), (100, 300)]:
+        W = _draw(fn, name, fan_in, fan_out, rng)
+        where = describe_inputs({"fan_in": fan_in, "fan_out": fan_out})
+        _statistics(name, W, variance_of(fan_in, fan_out), formula, where, (fan_in, fan_out))
+
+
+def check_init_rng(fn: Callable, name: str) -> None:
+    """Shape (fan_out, fan_in), float64; every draw comes from ``rng``.
+
+    The same seed gives the same matrix, different seeds different ones.
+    """
+    __tracebackhide__ = True
+    _init_name(name)
+    for fan_in, fan_out in [(3, 5), (7, 2), (1, 1), (4, 4)]:
+        _draw(fn, name, fan_in, fan_out, np.random.default_rng(0))
+    first = _draw(fn, name, 6, 4, np.random.default_rng(123))
+    second = _draw(fn, name, 6, 4, np.random.default_rng(123))
+    where = describe_inputs({"fan_in": 6, "fan_out": 4})
+    if not np.array_equal(first, second):
+        fail(name, "gave different weights for two generators with the same seed.",
+             f"on input {where}, rng = np.random.default_rng(123) twice",
+             hint="draw from the rng argument (rng.normal(...)), not from np.random.")
+    other = _draw(fn, name, 6, 4, np.random.default_rng(124))
+    if np.array_equal(first, other):
+        fail(name, "gave the same weights for seeds 123 and 124.", f"on input {where}",
+             hint="draw from the rng you are given; do not create a new generator inside.")
+
+
+def hidden_init(fn: Callable, name: str, seed: int = 0) -> None:
+    """More shapes (thin, wide, tiny fans pooled over many draws) against the variance."""
+    __tracebackhide__ = True
+    variance_of, formula = _init_name(name)
+    rng = np.random.default_rng(seed)
+    for fan_in, fan_out in [(784, 256), (64, 64), (3, 4000), (4000, 3)]:
+        W = _draw(fn, name, fan_in, fan_out, rng)
+        _statistics(name, W, variance_of(fan_in, fan_out), formula,
+                    describe_inputs({"fan_in": fan_in, "fan_out": fan_out}), (fan_in, fan_out))
+    for fan_in, fan_out in [(1, 2), (2, 3), (5, 1)]:
+        pooled = np.concatenate([_draw(fn, name, fan_in, fan_out, rng).ravel()
+                                 for _ in range(3000)])
+        _statistics(name, pooled, variance_of(fan_in, fan_out), formula,
+                    describe_inputs({"fan_in": fan_in, "fan_out": fan_out}) + " (3000 draws)")
+
+
+# --------------------------------------------------------------------------------------
+# layer_gradient_norms
+
+
+def _norms_call(fn, depth, width, act, init, rng):
+    __tracebackhide__ = True
+    name = "layer_gradient_norms"
+    inputs = {"depth": depth, "width": width, "sigma": act, "init": init.__name__}
+    sigma, sigma_grad = _ACTS[act] if isinstance(act, str) else act
+    out = call(fn, name, depth, width, sigma, sigma_grad, init, rng, inputs=inputs)
+    where = describe_inputs(inputs)
+    if not isinstance(out, np.ndarray):
+        fail(name, f"returned a {type(out).__name__}, expected a NumPy array.",
+             f"on input {where}", hint="return np.array([...]) of the per-layer norms.")
+    if out.shape != (depth,):
+        fail(name, f"returned shape {out.shape}, expected ({depth},): one norm per layer.",
+             f"on input {where}")
+    if out.dtype != np.float64:
+        fail(name, f"returned dtype {out.dtype}, expected float64.", f"on input {where}")
+    return out, {"depth": depth, "width": width}
+
+
+def _norms_hint(got, expected):
+    with np.errstate(all="ignore"):
+        if np.allclose(got, expected[::-1], rtol=1e-6):
+            return "the first entry is layer 1, the layer next to the input."
+        if np.allclose(got, expected ** 2, rtol=1e-6):
+            return "the Frobenius norm is the square root of the sum of squares."
+        ratio = got / expected
+        if np.allclose(ratio, ratio[0], rtol=1e-6):
+            return (f"every layer is off by the same factor {fmt(ratio[0])}: "
+                    "dL/dy = np.ones((32, width)) / 32, and grads sum over the batch.")
+    return ("follow the docstring's order of draws: all weights first (init(width, width, rng) "
+            "layer by layer), then x = rng.standard_normal((32, width)).")
+
+
+def check_layer_gradient_norms(fn: Callable) -> None:
+    """Three small networks (tanh, ReLU, sigmoid) against fixtures, seeds fixed."""
+    __tracebackhide__ = True
+    for (depth, width, act, gain, seed), expected in _NORM_FIXTURES.items():
+        got, inputs = _norms_call(fn, depth, width, act, _gain_init(gain),
+                                  np.random.default_rng(seed))
+        compare("layer_gradient_norms", got, expected,
+                inputs={**inputs, "seed": seed, "layer": np.arange(1, depth + 1)},
+                rtol=RTOL, atol=ATOL, hint=_norms_hint(got, expected))
+
+
+def check_layer_gradient_norms_params(fn: Callable) -> None:
+    """Every parameter is used: init called depth times on rng, sigma_grad, the seed."""
+    __tracebackhide__ = True
+    name = "layer_gradient_norms"
+    calls = []
+    base = _gain_init(1.0)
+
+    def recording_init(fan_in, fan_out, rng):
+        calls.append((fan_in, fan_out, rng))
+        return base(fan_in, fan_out, rng)
+
+    recording_init.__name__ = "recording init"
+    rng = np.random.default_rng(7)
+    _norms_call(fn, 3, 4, "tanh", recording_init, rng)
+    where = "depth = 3, width = 4"
+    if len(calls) != 3:
+        fail(name, f"called init {len(calls)} times, expected 3 (once per layer).",
+             f"on input {where}", hint="weights = [init(width, width, rng) for each layer].")
+    if any((fi, fo) != (4, 4) for fi, fo, _ in calls):
+        fail(name, f"called init with (fan_in, fan_out) = {[c[:2] for c in calls]}, "
+                   "expected (4, 4) each time.", f"on input {where}")
+    if any(r is not rng for _, _, r in calls):
+        fail(name, "passed init a different generator from the rng it was given.",
+             f"on input {where}", hint="pass rng itself, so that one seed fixes everything.")
+    # sigma_grad is used: doubling it scales layer l's gradient by 2^(depth - l + 1).
+    expected = _NORM_FIXTURES[3, 4, "tanh", 1.0, 7]
+    got, inputs = _norms_call(fn, 3, 4, (np.tanh, lambda z: 2.0 * _tanh_grad(z)), base,
+                              np.random.default_rng(7))
+    compare(name, got, expected * 2.0 ** np.arange(3, 0, -1),
+            inputs={"depth": 3, "width": 4, "layer": np.arange(1, 4)}, rtol=RTOL, atol=ATOL,
+            hint="with sigma_grad = 2 * tanh', every delta doubles: is sigma_grad used "
+                 "in every layer of the backward pass?")
+    # the seed decides: different seeds, different norms.
+    one, _ = _norms_call(fn, 3, 4, "tanh", base, np.random.default_rng(1))
+    two, _ = _norms_call(fn, 3, 4, "tanh", base, np.random.default_rng(2))
+    if np.array_equal(one, two):
+        fail(name, "gave the same norms for seeds 1 and 2.", f"on input {where}",
+             hint="draw the weights and x from the rng argument.")
+
+
+def hidden_layer_gradient_norms(fn: Callable, seed: int = 0) -> None:
+    """Random depths, widths, activations and initialisations against the reference."""
+    __tracebackhide__ = True
+    from course_utils import reference
+
+    inits = [reference.xavier_normal, reference.he_normal, _gain_init(1.0), _gain_init(2.0)]
+    rng = np.random.default_rng(seed)
+    for trial in range(10):
+        act = ["tanh", "sigmoid", "relu"][trial % 3]
+        depth, width = int(rng.integers(1, 13)), int(rng.integers(2, 17))
+        init = inits[trial % len(inits)]
+        run_seed = int(rng.integers(0, 2 ** 31))
+        expected = reference.layer_gradient_norms(depth, width, *_ACTS[act], init,
+                                                  np.random.default_rng(run_seed))
+        got, inputs = _norms_call(fn, depth, width, act, init, np.random.default_rng(run_seed))
+        compare("layer_gradient_norms", got, expected,
+                inputs={**inputs, "seed": run_seed, "layer": np.arange(1, depth + 1)},
+                rtol=RTOL, atol=ATOL, hint=_norms_hint(got, expected))
