@@ -1,14 +1,81 @@
-"""nbgrader configuration of the course; the repository root is the course root.
+"""nbgrader configuration of the course; the directory of this file is the course root.
 
-The stock commands (nbgrader generate_assignment, autograde, generate_feedback, export,
-the formgrader) read this file when run from here.
+The stock commands (``nbgrader generate_assignment``, ``autograde``, ``generate_feedback``,
+``export``, ``zip_collect``, the formgrader) read this file when run from here, and the
+course's own commands (``python -m autograder ...``) load the very same file, so both grade
+alike. A scratch course (the demo, self-grading, the tests) is a directory holding a copy of
+this file: every path below is relative to wherever the copy lives.
+
+Environment variables:
+
+ACTIVATION_UNITS_DB_URL
+    The gradebook's SQLAlchemy URL. Default: the SQLite file ``gradebook.db`` in the course
+    root. Any URL SQLAlchemy understands works unchanged, e.g.
+    ``postgresql://grader:secret@db.example.org/activation_units``.
+ACTIVATION_UNITS_EXCHANGE
+    The nbgrader exchange directory (``nbgrader release_assignment`` / ``collect``).
+    Default: ``exchange/`` in the course root.
 """
 
 import os
+import sys
 
 c = get_config()  # noqa: F821  (nbgrader injects get_config)
 
+ROOT = os.path.dirname(os.path.abspath(__file__))
+# The feedback preprocessor below lives in autograder/, next to this file.
+if ROOT not in sys.path:
+    sys.path.append(ROOT)
+
+# --- The course directory -------------------------------------------------------------
 c.CourseDirectory.course_id = "activation-units"
-c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.root = ROOT
 c.CourseDirectory.source_directory = "source"
 c.CourseDirectory.release_directory = "release"
+c.CourseDirectory.db_url = os.environ.get(
+    "ACTIVATION_UNITS_DB_URL", "sqlite:///" + os.path.join(ROOT, "gradebook.db")
+)
+c.Exchange.root = os.environ.get("ACTIVATION_UNITS_EXCHANGE", os.path.join(ROOT, "exchange"))
+
+# --- Execution ------------------------------------------------------------------------
+# Every notebook runs in the course's python3 kernel, whatever the submission's metadata
+# says; a cell that runs longer than the timeout is interrupted and scores 0, and the rest
+# of the notebook still runs. The solutions run in well under a minute in all.
+c.Execute.kernel_name = "python3"
+c.Execute.timeout = 120
+c.Execute.interrupt_on_timeout = True
+# (The kernel log level keeps its start-up chatter off the grader's terminal.)
+c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
+# Output limits: a runaway print loop or a recursion error does not bloat the gradebook or
+# the feedback.
+c.LimitOutput.max_lines = 200
+c.LimitOutput.max_traceback = 40
+
+# --- Generating the release -----------------------------------------------------------
+# Mark schemes live in locked read-only markdown cells right after the answer they mark,
+# not in nbgrader "task" cells, so the clearing of mark schemes must not insist on tasks.
+c.ClearMarkScheme.enforce_metadata = False
+
+# --- Autograding ----------------------------------------------------------------------
+# A deleted (or cut-and-pasted away) test cell is restored from the gradebook and graded.
+c.OverwriteCells.add_missing_cells = True
+# Students are created on the fly by `autograde` (self-learners, LMS downloads).
+c.Autograde.create_student = True
+
+# --- Feedback -------------------------------------------------------------------------
+# Feedback shows the learner's code, their outputs and the visible tests, never the hidden
+# tests or the mark schemes: neither their source nor tracebacks that quote them.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "autograder.feedback.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
+# --- Collecting from an LMS download (nbgrader zip_collect) ----------------------------
+# Default file naming: <student_id>_<notebook>.ipynb, or <student_id>/<notebook>.ipynb,
+# anywhere inside downloaded/<assignment>/archive/*.zip. Change the pattern for your LMS
+# (or pass --regexp to `python -m autograder collect`).
+c.ZipCollectApp.collector_plugin = "nbgrader.plugins.zipcollect.FileNameCollectorPlugin"
+c.FileNameCollectorPlugin.named_regexp = (
+    r".*/(?P<student_id>[A-Za-z0-9.@-]+)[/_](?P<file_id>\d\d_[A-Za-z0-9_]+\.ipynb)$"
+)

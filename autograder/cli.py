@@ -1,8 +1,215 @@
-"""Command line of the instructor tools (stub; the grading-pipeline issue builds it)."""
+"""The instructor commands of the course: ``python -m autograder COMMAND`` (or
+``activation-units COMMAND``), over nbgrader's Python API.
 
+    build [ASSIGNMENT ...]        generate release/ from source/ (all assignments by default)
+    collect ASSIGNMENT [--zip F]  submissions from nbgrader's exchange, or an LMS zip download
+    grade ASSIGNMENT              autograde submitted/ in worker processes, then a summary
+    feedback ASSIGNMENT           feedback HTML without hidden tests or mark schemes
+    export [--to grades.csv]      grades as CSV, saying which still need manual grading
+    report ASSIGNMENT             pass rate per exercise across the class, table and PNG
+    selfgrade NOTEBOOK            grade one notebook in a scratch course (for self-learners)
+    demo                          the whole pipeline on bundled example submissions
+
+The stock ``nbgrader`` commands work from the course root too; they read the same
+``nbgrader_config.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
 import sys
+import warnings
+from pathlib import Path
+
+from autograder.course import Course
 
 
-def main(argv=None) -> int:
-    print("autograder: not built yet", file=sys.stderr)
-    return 2
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder",
+        description="Instructor commands of the Activation Units course (over nbgrader).",
+    )
+    parser.add_argument("--root", type=Path, default=None,
+                        help="the course directory (default: the repository)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("build", help="generate release/ from source/")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
+                   help="assignments to build (default: every one in source/)")
+
+    p = sub.add_parser("collect", help="collect submissions into submitted/")
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("--zip", nargs="+", metavar="FILE", default=None,
+                   help="LMS download(s) to collect (nbgrader zip_collect)")
+    p.add_argument("--regexp", default=None,
+                   help="file-name pattern with groups student_id and file_id")
+
+    p = sub.add_parser("grade", help="autograde the submissions of an assignment")
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("--student", nargs="+", default=None, help="only these students")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+
+    p = sub.add_parser("feedback", help="write feedback HTML for autograded submissions")
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("--student", nargs="+", default=None, help="only these students")
+
+    p = sub.add_parser("export", help="export the gradebook as CSV")
+    p.add_argument("--to", type=Path, default=Path("grades.csv"), metavar="CSV",
+                   help="output file (default grades.csv)")
+
+    p = sub.add_parser("report", help="pass rate per exercise across the class")
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("--png", type=Path, default=None,
+                   help="bar chart file (default reports/ASSIGNMENT_pass_rates.png)")
+
+    p = sub.add_parser("selfgrade", help="grade one notebook you worked on (hidden tests too)")
+    p.add_argument("notebook", type=Path, metavar="NOTEBOOK")
+    p.add_argument("--assignment", default=None,
+                   help="the assignment (default: guessed from the notebook's name)")
+    p.add_argument("--workdir", type=Path, default=None,
+                   help="scratch course directory (default .selfgrade/ in the course root)")
+
+    p = sub.add_parser("demo", help="run the pipeline on bundled example submissions")
+    p.add_argument("--workdir", type=Path, default=None,
+                   help="scratch course directory (default .demo/ in the course root)")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--all", action="store_true", dest="everything",
+                   help="every assignment in source/, not only 02_activation_units")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return the exit status (0 success, 1 failure, 2 usage error)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        course = Course(args.root)
+        with warnings.catch_warnings():
+            # SQLAlchemy warns about nbgrader's session handling on every autograde.
+            warnings.filterwarnings("ignore", module="sqlalchemy")
+            warnings.filterwarnings("ignore", message=".*not in session.*")
+            return COMMANDS[args.command](course, args)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"{args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _assignment(course: Course, name: str) -> str:
+    if name not in course.assignments():
+        known = ", ".join(course.assignments()) or "none"
+        raise ValueError(f"{name} is not an assignment in {course.source} (there: {known}); "
+                         "check the spelling.")
+    return name
+
+
+def cmd_build(course: Course, args) -> int:
+    names = args.assignments or course.assignments()
+    if not names:
+        raise ValueError(f"there is nothing to build: {course.source} has no assignment.")
+    for name in names:
+        course.generate(_assignment(course, name))
+        print(f"built {course.notebook(name, released=True)}")
+    return 0
+
+
+def cmd_collect(course: Course, args) -> int:
+    from autograder import collect
+
+    name = _assignment(course, args.assignment)
+    if args.zip:
+        students = collect.from_zip(course, name, args.zip, args.regexp)
+    else:
+        students = collect.from_exchange(course, name)
+    print(f"{len(students)} submission(s) of {name} in {course.root / 'submitted'}: "
+          f"{', '.join(students)}")
+    return 0
+
+
+def cmd_grade(course: Course, args) -> int:
+    from autograder.grading import grade, submitted_students, summary_table
+
+    name = _assignment(course, args.assignment)
+    if args.workers < 1:
+        raise ValueError("--workers must be at least 1.")
+    students = args.student or submitted_students(course, name)
+    if not students:
+        raise ValueError(f"there are no submissions of {name} in {course.root / 'submitted'}; "
+                         f"run `python -m autograder collect {name}` first.")
+    outcomes = grade(course, name, students, workers=args.workers)
+    print(summary_table(outcomes))
+    broken = [o for o in outcomes if not o.success]
+    print(f"\n{len(outcomes) - len(broken)} of {len(outcomes)} submission(s) graded"
+          f"{'' if not broken else '; not graded: ' + ', '.join(o.student for o in broken)}.")
+    if broken:
+        print(f"grade: {len(broken)} submission(s) could not be graded; see the table above, "
+              "fix or ask for a new file, then grade them again with --student.",
+              file=sys.stderr)
+    return 1 if broken else 0
+
+
+def cmd_feedback(course: Course, args) -> int:
+    from autograder.grading import feedback
+
+    name = _assignment(course, args.assignment)
+    written = feedback(course, name, args.student)
+    if not written:
+        raise ValueError(f"no autograded submission of {name}; run "
+                         f"`python -m autograder grade {name}` first.")
+    failed = 0
+    for student, html in written.items():
+        if isinstance(html, Path):
+            print(f"{student}: {html}")
+        else:
+            failed += 1
+            print(f"feedback: no feedback for {student}: {html}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_export(course: Course, args) -> int:
+    from autograder.grading import export
+
+    n = export(course, args.to)
+    print(f"wrote {n} row(s) to {args.to} (column status: final, needs manual grading, missing)")
+    return 0
+
+
+def cmd_report(course: Course, args) -> int:
+    from autograder import report
+
+    name = _assignment(course, args.assignment)
+    rates = report.pass_rates(course, name)
+    if not any(r.graded for r in rates):
+        raise ValueError(f"no graded submission of {name} yet; run "
+                         f"`python -m autograder grade {name}` first.")
+    png = args.png or course.root / "reports" / f"{name}_pass_rates.png"
+    report.chart(rates, png, f"{name}: tests passed across the class")
+    print(report.table(rates))
+    print(f"\nBy exercise:\n{report.table(report.by_exercise(rates))}")
+    print(f"\nChart: {png}")
+    return 0
+
+
+def cmd_selfgrade(course: Course, args) -> int:
+    from autograder.selfgrade import render, selfgrade
+
+    print(render(selfgrade(args.notebook, course, args.assignment, args.workdir)))
+    return 0
+
+
+def cmd_demo(course: Course, args) -> int:
+    from autograder import demo
+
+    failures = demo.run(course, args.workdir, args.workers, args.everything)
+    if failures:
+        print(f"demo: {failures} example submission(s) could not be graded; see above.",
+              file=sys.stderr)
+    return 1 if failures else 0
+
+
+COMMANDS = {
+    "build": cmd_build, "collect": cmd_collect, "grade": cmd_grade, "feedback": cmd_feedback,
+    "export": cmd_export, "report": cmd_report, "selfgrade": cmd_selfgrade, "demo": cmd_demo,
+}

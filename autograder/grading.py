@@ -1,0 +1,242 @@
+"""Batch autograding in worker processes, feedback, and the export of grades.
+
+Each submission is autograded by nbgrader's API (``NbGraderAPI.autograde``) in a worker
+process of its own course configuration: the kernels, which take almost all the time, run
+in parallel. The gradebook writes are short; with SQLite every worker connects with a
+generous busy timeout (``?timeout=``) and a submission whose gradebook write still hits
+"database is locked" is retried, so parallel grading gives the same scores as serial
+grading (tests/test_pipeline_grade.py proves it). Other databases (PostgreSQL) take the URL
+unchanged.
+"""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from autograder.course import Course
+
+SQLITE_TIMEOUT_S = 120
+RETRIES = 3
+
+
+@dataclass
+class Outcome:
+    """What grading one submission did."""
+
+    student: str
+    assignment: str
+    success: bool
+    seconds: float
+    error: str = ""
+    score: float | None = None
+    max_score: float | None = None
+    needs_manual_grade: bool = False
+    failed_tests: list[str] = field(default_factory=list)
+    n_tests: int = 0
+
+
+def worker_db_url(db_url: str) -> str:
+    """``db_url`` with a long SQLite busy timeout (other databases: unchanged)."""
+    if db_url.startswith("sqlite:") and "timeout=" not in db_url:
+        return db_url + ("&" if "?" in db_url else "?") + f"timeout={SQLITE_TIMEOUT_S}"
+    return db_url
+
+
+def _autograde_one(root: str, db_url: str, assignment: str, student: str) -> tuple[bool, str]:
+    """Worker: autograde one submission; (success, error text)."""
+    import warnings
+
+    course = Course(root, db_url=worker_db_url(db_url))
+    error = ""
+    for attempt in range(RETRIES):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SQLAlchemy's session warnings inside nbgrader
+            result = course.api().autograde(assignment, student, force=True, create=True)
+        if result["success"]:
+            return True, ""
+        error = result.get("error") or result.get("log") or "unknown error"
+        if "database is locked" not in error:
+            break
+        time.sleep(1 + attempt)
+    return False, _explain(error, assignment, student)
+
+
+def _explain(error: str, assignment: str, student: str) -> str:
+    """The one line of nbgrader's traceback that says what went wrong."""
+    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
+    interesting = [line for line in lines if "Error" in line or "error" in line]
+    last = (interesting or lines or ["unknown error"])[-1]
+    for marker in ("NotJSONError", "JSONDecodeError", "Notebook does not appear to be JSON",
+                   "is not valid", "Expecting value"):
+        if any(marker in line for line in lines):
+            return "the notebook is not valid JSON (a broken or truncated file)"
+    return last[:300]
+
+
+def submitted_students(course: Course, assignment: str) -> list[str]:
+    """Students with a submission of ``assignment`` in ``submitted/``."""
+    base = course.root / "submitted"
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if (p / assignment).is_dir())
+
+
+def grade(course: Course, assignment: str, students: list[str] | None = None,
+          workers: int = 2, progress: bool = True) -> list[Outcome]:
+    """Autograde the submissions of ``assignment`` in ``workers`` processes.
+
+    A submission that cannot be graded (invalid JSON, a kernel that dies) comes back with
+    ``success=False`` and its reason; the others are graded regardless.
+    """
+    from tqdm import tqdm
+
+    students = submitted_students(course, assignment) if students is None else students
+    if not students:
+        return []
+    if not course.notebook(assignment, released=True).exists() or not _in_gradebook(
+            course, assignment):
+        course.generate(assignment)
+    outcomes: list[Outcome] = []
+    bar = tqdm(total=len(students), desc=f"grading {assignment}", unit="submission",
+               file=sys.stderr, disable=not progress)
+    started = {}
+    if workers <= 1:
+        for student in students:
+            started[student] = time.perf_counter()
+            ok, error = _autograde_one(str(course.root), course.db_url, assignment, student)
+            outcomes.append(Outcome(student, assignment, ok,
+                                    time.perf_counter() - started[student], error))
+            bar.update()
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            t0 = time.perf_counter()
+            futures = {pool.submit(_autograde_one, str(course.root), course.db_url,
+                                   assignment, student): student for student in students}
+            for future in as_completed(futures):
+                student = futures[future]
+                try:
+                    ok, error = future.result()
+                except Exception as exc:  # a worker that died
+                    ok, error = False, f"the grading process failed: {exc}"
+                outcomes.append(Outcome(student, assignment, ok, time.perf_counter() - t0,
+                                        error))
+                bar.update()
+    bar.close()
+    outcomes.sort(key=lambda o: o.student)
+    _attach_scores(course, outcomes)
+    return outcomes
+
+
+def _in_gradebook(course: Course, assignment: str) -> bool:
+    from nbgrader.api import MissingEntry
+
+    with course.gradebook() as gb:
+        try:
+            gb.find_assignment(assignment)
+        except MissingEntry:
+            return False
+    return True
+
+
+def _attach_scores(course: Course, outcomes: list[Outcome]) -> None:
+    from nbgrader.api import MissingEntry
+
+    with course.gradebook() as gb:
+        for outcome in outcomes:
+            if not outcome.success:
+                continue
+            try:
+                sub = gb.find_submission(outcome.assignment, outcome.student)
+            except MissingEntry:
+                continue
+            outcome.score, outcome.max_score = sub.score, sub.max_score
+            outcome.needs_manual_grade = bool(sub.needs_manual_grade)
+            tests = [g for nb in sub.notebooks for g in nb.grades if g.cell.cell_type == "code"]
+            outcome.n_tests = len(tests)
+            outcome.failed_tests = [g.name for g in tests if (g.auto_score or 0) < g.max_score]
+
+
+def summary_table(outcomes: list[Outcome]) -> str:
+    """A plain-text table of the graded submissions."""
+    rows = [("student", "assignment", "score", "status")]
+    for o in outcomes:
+        if not o.success:
+            rows.append((o.student, o.assignment, "-", f"NOT GRADED: {o.error}"))
+            continue
+        status = "needs manual grading" if o.needs_manual_grade else "done"
+        if o.failed_tests:
+            status += f"; failed: {', '.join(o.failed_tests)}"
+        rows.append((o.student, o.assignment, f"{o.score:g} / {o.max_score:g}", status))
+    return format_table(rows)
+
+
+def format_table(rows: list[tuple]) -> str:
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [str(v).ljust(w) for v, w in zip(row, widths, strict=True)]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def feedback(course: Course, assignment: str, students: list[str] | None = None) -> dict:
+    """Feedback HTML for the autograded submissions; {student: html path or error}."""
+    api = course.api()
+    base = course.root / "autograded"
+    if students is None:
+        students = sorted(p.name for p in base.iterdir() if (p / assignment).is_dir()) \
+            if base.is_dir() else []
+    written = {}
+    for student in students:
+        result = api.generate_feedback(assignment, student, force=True)
+        html = course.feedback_html(student, assignment)
+        written[student] = html if result["success"] and html.exists() else _explain(
+            result.get("error") or result.get("log", ""), assignment, student)
+    return written
+
+
+EXPORT_COLUMNS = ["assignment", "student_id", "last_name", "first_name", "email", "timestamp",
+                  "submitted", "score", "max_score", "needs_manual_grade", "status"]
+
+
+def export(course: Course, path: str | os.PathLike) -> int:
+    """Write every assignment x student to CSV; return the number of rows.
+
+    Unlike ``nbgrader export``, a row says whether the score is final: ``status`` is
+    ``final``, ``needs manual grading`` (the score is a partial total), or ``missing``.
+    """
+    from nbgrader.api import MissingEntry
+
+    rows = []
+    with course.gradebook() as gb:
+        for assignment in gb.assignments:
+            for student in gb.students:
+                row = {"assignment": assignment.name, "student_id": student.id,
+                       "last_name": student.last_name or "", "first_name":
+                       student.first_name or "", "email": student.email or "",
+                       "max_score": assignment.max_score}
+                try:
+                    sub = gb.find_submission(assignment.name, student.id)
+                except MissingEntry:
+                    row.update(timestamp="", submitted=False, score=0.0,
+                               needs_manual_grade=False, status="missing")
+                else:
+                    manual = bool(sub.needs_manual_grade)
+                    row.update(timestamp=sub.timestamp or "", submitted=True, score=sub.score,
+                               needs_manual_grade=manual,
+                               status="needs manual grading" if manual else "final")
+                rows.append(row)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=EXPORT_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)
