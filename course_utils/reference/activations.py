@@ -172,6 +172,63 @@ def _over_1pe(num, e, power=1):
     return r - r * (power * (q / p))
 
 
+# Double-double arithmetic: a pair (hi, lo) of float64 arrays with hi + lo exact to ~2**-104
+# relative. The rational functions of E = exp(-|z|) below are evaluated in it, so that the
+# only errors left are exp's (<= 0.6 ulp on NumPy 2) and the final rounding.
+
+
+def _fast_two_sum(a, b):
+    s = a + b
+    return s, b - (s - a)
+
+
+def _two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _split(a):
+    c = 134217729.0 * a  # 2**27 + 1; |a| < 1e300 here
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def _two_prod(a, b):
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def _dd_add(a, b):
+    s, e = _two_sum(a[0], b[0])
+    return _fast_two_sum(s, e + (a[1] + b[1]))
+
+
+def _dd_mul(a, b):
+    p, e = _two_prod(a[0], b[0])
+    return _fast_two_sum(p, e + (a[0] * b[1] + a[1] * b[0]))
+
+
+def _dd_div(a, b):
+    q1 = a[0] / b[0]
+    p, e = _two_prod(q1, b[0])
+    r = ((a[0] - p) - e + a[1]) - q1 * b[1]
+    return _fast_two_sum(q1, r / b[0])
+
+
+def _dd(a):
+    return a, np.zeros_like(a)
+
+
+def _dd_times_exp(m, x):
+    """``m * exp(x)`` rounded once, for a double-double m and x <= 0 (see _times_exp)."""
+    e = np.exp(x)
+    direct = _dd_mul(m, _dd(e))[0]
+    return np.where(x >= -700.0, direct, _times_exp(m[0], x))
+
+
 def _sigmoid_parts(x, lo=0.0):
     """``(E, s)`` with E = exp(-|x + lo|) and s = sigmoid(x + lo), for |lo| << |x| or lo = 0."""
     sign = np.where(x < 0, -1.0, 1.0)
@@ -179,6 +236,19 @@ def _sigmoid_parts(x, lo=0.0):
     e = e - e * (sign * lo)  # exp(-|x| - sign*lo) to first order; lo is below 1 ulp of x
     s = _over_1pe(np.where(x < 0, e, 1.0), e)
     return e, s
+
+
+def _gate_dd(x, lo):
+    """Double-double pieces of the gate at x + lo: ``(E, 1 + E, 1 + lo)``, E = exp(-|x + lo|)."""
+    sign = np.where(x < 0, -1.0, 1.0)
+    e = np.exp(-np.abs(x))
+    e_dd = _fast_two_sum(e, -e * (sign * lo))
+    return e_dd, _dd_add(_dd(np.ones_like(e)), e_dd), _two_sum(1.0, lo)
+
+
+def _big_scale(zf):
+    """2**-64 where |z| > 2**900 (so that Dekker's split cannot overflow), else 1."""
+    return np.where(np.abs(zf) > 2.0**900, 2.0**-64, 1.0)
 
 
 # --------------------------------------------------------------------------------------
@@ -490,12 +560,13 @@ def swish(z, beta=1.0):
     x0, dtype = _as_float(z, "swish")
     beta = _param(beta, "beta", "swish")
     zf, x, lo, zinf = _gate(x0, beta)
-    sign = np.where(x < 0, -1.0, 1.0)
-    ze = _times_exp(zf, -np.abs(x))
-    ze = ze - ze * (sign * lo)
-    ze = np.where(x <= -_CLIP, 0.0, ze)  # |z| e^(beta z) < 1e309 e^-2400 = 0
-    e, _ = _sigmoid_parts(x, lo)
-    y = _over_1pe(np.where(x < 0, ze, zf), e)
+    e_dd, one_e, one_lo = _gate_dd(x, lo)
+    k = _big_scale(zf)
+    m = _dd_div(_dd(zf * k), one_e)  # z / (1 + E)
+    pos = _dd_mul(m, _dd(np.ones_like(zf)))[0]
+    neg = _dd_times_exp(_dd_mul(m, one_lo), -np.abs(x))  # ... * exp(x + lo)
+    neg = np.where(x <= -_CLIP, 0.0, neg)  # |z| e^(beta z) < 1e309 e^-2400 = 0
+    y = np.where(x < 0, neg, pos) / k
     y = np.where(zinf & (x > -_CLIP), x0, y)  # the gate tends to 1/2 or 1: swish -> z
     return _result(y, dtype)
 
@@ -529,12 +600,15 @@ def swish_grad(z, beta=1.0):
     x0, dtype = _as_float(z, "swish_grad")
     beta = _param(beta, "beta", "swish_grad")
     _, x, lo, _ = _gate(x0, beta)
-    e, _ = _sigmoid_parts(x, lo)
-    neg = _times_exp(((1.0 + x) + lo) + e, -np.abs(x))
-    neg = neg - neg * (-lo)  # the exp(x + lo) factor, x < 0
-    pos = (1.0 + e) + (x + lo) * e
-    y = _over_1pe(np.where(x < 0, neg, pos), e, power=2)
-    return _result(y, dtype)
+    e_dd, one_e, one_lo = _gate_dd(x, lo)
+    den = _dd_mul(one_e, one_e)
+    xt = _dd_add(_dd(x), _dd(lo))  # the exact beta * z
+    # x < 0: E (1 + E + x) / (1 + E)**2, with the factor E = exp(x + lo) applied last
+    num_neg = _dd_add(_dd_add(_dd(np.ones_like(x)), xt), e_dd)
+    neg = _dd_times_exp(_dd_mul(_dd_div(num_neg, den), one_lo), -np.abs(x))
+    # x >= 0: (1 + E + x E) / (1 + E)**2, all terms positive
+    pos = _dd_div(_dd_add(one_e, _dd_mul(xt, e_dd)), den)[0]
+    return _result(np.where(x < 0, neg, pos), dtype)
 
 
 @_quiet
@@ -569,11 +643,22 @@ def swish_grad_beta(z, beta=1.0):
     beta = _param(beta, "beta", "swish_grad_beta")
     zf, x, lo, zinf = _gate(x0, beta)
     sign = np.where(x < 0, -1.0, 1.0)
-    w = _times_exp(zf, -0.5 * np.abs(x))
-    w = w - w * (0.5 * sign * lo)
-    w = np.where(np.abs(x) >= _CLIP, 0.0, w)  # z**2 e^-|beta z| < 1e616 e^-2400 = 0
-    e, _ = _sigmoid_parts(x, lo)
-    y = _over_1pe(w * w, e, power=2)
+    e_dd, one_e, _ = _gate_dd(x, lo)
+    den = _dd_mul(one_e, one_e)
+    # w = z exp(-|x + lo|/2), so that the value is w**2 / (1 + E)**2
+    small = np.abs(zf) <= 2.0**500  # then w**2 cannot overflow
+    zs = np.where(small, zf, 0.0)
+    h = np.exp(-0.5 * np.abs(x))
+    w = _dd_mul(_dd_mul(_dd(zs), _dd(h)), _two_sum(1.0, -0.5 * sign * lo))
+    y = _dd_div(_dd_mul(w, w), den)[0]
+    # beyond |x| = 1400 (exp(-|x|/2) subnormal) or for |z| > 2**500 (beta < 2**-490):
+    # w by halves, in plain float64 (a few ulp)
+    w_far = _times_exp(zf, -0.5 * np.abs(x))
+    w_far = w_far - w_far * (0.5 * sign * lo)
+    w_far = w_far / (1.0 + e_dd[0])
+    far = w_far * w_far
+    y = np.where((np.abs(x) > 1400.0) | ~small, far, y)
+    y = np.where(np.abs(x) >= _CLIP, 0.0, y)  # z**2 e^-|beta z| < 1e617 e^-2400 = 0
     y = np.where(zinf & (x == 0.0), np.inf, y)
     return _result(y, dtype)
 
@@ -615,9 +700,14 @@ def mish(z):
     x, dtype = _as_float(z, "mish")
     xc = np.clip(x, -_CLIP_MISH, _CLIP_MISH)
     e = np.exp(-np.abs(xc))
-    n = e * (e + 2.0)
-    neg = _times_exp(xc * (e + 2.0), -np.abs(xc)) / (n + 2.0)
-    pos = x * (1.0 + 2.0 * e) / (1.0 + 2.0 * e + 2.0 * (e * e))
+    # z <= 0: mish = z (E + 2) / (E (E + 2) + 2) * E, the last factor possibly subnormal
+    e2 = _two_sum(e, 2.0)
+    n = _dd_add(_dd_mul(_dd(e), e2), _dd(np.full_like(e, 2.0)))
+    neg = _dd_times_exp(_dd_div(_dd_mul(_dd(xc), e2), n), -np.abs(xc))
+    # z > 0: mish = z (1 + 2E) / (1 + 2E + 2E**2); beyond 800 that is z itself
+    num = _two_sum(1.0, 2.0 * e)
+    den = _dd_add(num, _dd_mul(_dd(e), _dd(2.0 * e)))
+    pos = np.where(x > _CLIP_MISH, x, _dd_mul(_dd(xc), _dd_div(num, den))[0])
     return _result(np.where(x <= 0, neg, pos), dtype)
 
 
@@ -653,12 +743,19 @@ def mish_grad(z):
     x, dtype = _as_float(z, "mish_grad")
     xc = np.clip(x, -_CLIP_MISH, _CLIP_MISH)
     e = np.exp(-np.abs(xc))
-    omega = ((e + 4.0) * e + (6.0 + 4.0 * xc)) * e + 4.0 * (1.0 + xc)
-    delta = (e + 2.0) * e + 2.0
-    neg = _times_exp(omega, -np.abs(xc)) / (delta * delta)
-    omega_p = 1.0 + e * (4.0 + e * ((6.0 + 4.0 * xc) + e * (4.0 * (1.0 + xc))))
-    d = 1.0 + 2.0 * e * (1.0 + e)
-    pos = omega_p / (d * d)
+    ed = _dd(e)
+    c1 = _two_sum(6.0, 4.0 * xc)  # 6 + 4z
+    c0 = _two_sum(4.0, 4.0 * xc)  # 4 (1 + z)
+    # z <= 0: E * omega / delta**2, omega = ((E + 4) E + 6 + 4z) E + 4 (1 + z)
+    omega = _dd_add(_dd_mul(_dd_add(_dd_mul(_two_sum(e, 4.0), ed), c1), ed), c0)
+    delta = _dd_add(_dd_mul(_two_sum(e, 2.0), ed), _dd(np.full_like(e, 2.0)))
+    neg = _dd_times_exp(_dd_div(omega, _dd_mul(delta, delta)), -np.abs(xc))
+    # z > 0: (1 + E (4 + E (6 + 4z + E 4 (1 + z)))) / (1 + 2E + 2E**2)**2
+    inner = _dd_add(c1, _dd_mul(ed, c0))
+    omega_p = _dd_add(_dd(np.ones_like(e)), _dd_mul(ed, _dd_add(_dd(np.full_like(e, 4.0)),
+                                                              _dd_mul(ed, inner))))
+    d = _dd_add(_two_sum(1.0, 2.0 * e), _dd_mul(ed, _dd(2.0 * e)))
+    pos = _dd_div(omega_p, _dd_mul(d, d))[0]
     return _result(np.where(x <= 0, neg, pos), dtype)
 
 
@@ -692,11 +789,19 @@ def mish_delta(z):
     array([1.00000000e+00, 6.40000000e-01, 7.21940555e-35])
     """
     x, dtype = _as_float(z, "mish_delta")
-    e = np.exp(-np.abs(x))
-    w_neg = 2.0 * (1.0 + e) / ((e + 2.0) * e + 2.0)
-    w_pos = 2.0 * e * (1.0 + e) / (1.0 + 2.0 * e * (1.0 + e))
-    w = np.where(x <= 0, w_neg, w_pos)
-    return _result(w * w, dtype)
+    xc = np.clip(x, -_CLIP_MISH, _CLIP_MISH)
+    e = np.exp(-np.abs(xc))
+    ed = _dd(e)
+    one_e = _two_sum(1.0, e)
+    # z <= 0: w = 2 (1 + E) / ((E + 2) E + 2)
+    d_neg = _dd_add(_dd_mul(_two_sum(e, 2.0), ed), _dd(np.full_like(e, 2.0)))
+    w = _dd_div(one_e, d_neg)
+    neg = 4.0 * _dd_mul(w, w)[0]
+    # z > 0: Delta = 4 E**2 r**2, r = (1 + E) / (1 + 2E + 2E**2); E**2 = exp(-2z) directly
+    d_pos = _dd_add(_two_sum(1.0, 2.0 * e), _dd_mul(ed, _dd(2.0 * e)))
+    r = _dd_div(one_e, d_pos)
+    pos = _dd_times_exp(_dd_mul(_dd(np.full_like(e, 4.0)), _dd_mul(r, r)), -2.0 * np.abs(xc))
+    return _result(np.where(x <= 0, neg, pos), dtype)
 
 
 # --------------------------------------------------------------------------------------
