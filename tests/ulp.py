@@ -153,7 +153,58 @@ TRUTH: dict[str, Callable] = {
 TRUTH["stable_sigmoid"] = TRUTH["sigmoid"]
 
 #: Interior roots of the derivatives, at beta = 1 (swish's root scales as 1/beta).
-ROOTS = {"swish_grad": -1.2784645427610738, "mish_grad": -1.1923740642902840}
+ROOTS = {"swish_grad": -1.2784645427610738, "mish_grad": -1.1924312145154952}
+
+
+#: Half-width of the window around a derivative's root (in beta * z) inside which the bar
+#: is an absolute error of 4 eps instead of 4 ULP: there the value passes through 0, so
+#: its ULP shrinks without bound while any float formula errs by a few eps of the terms
+#: that cancel (about 0.3 in size). 0.1 is where relative accuracy of 4 ULP resumes for a
+#: formula that cancels only in the one unavoidable subtraction.
+ROOT_WINDOW = 0.1
+
+
+def near_root(name: str, z, **params) -> np.ndarray:
+    """Mask of the points of ``z`` within ROOT_WINDOW of ``name``'s root (see ROOTS)."""
+    z = np.asarray(z, dtype=np.float64)
+    if name not in ROOTS:
+        return np.zeros(z.shape, dtype=bool)
+    beta = params.get("beta", 1.0)
+    zf = np.where(np.isfinite(z), z, 0.0)
+    with np.errstate(over="ignore"):
+        x = beta * zf
+    return np.isfinite(z) & (np.abs(x - ROOTS[name]) <= ROOT_WINDOW) & (beta != 0)
+
+
+#: (function, parameters) measured by the accuracy test and benchmark.
+CASES: list[tuple[str, dict]] = [
+    ("sigmoid", {}),
+    ("sigmoid_grad", {}),
+    ("relu", {}),
+    ("relu_grad", {}),
+    ("leaky_relu", {}),
+    ("leaky_relu_grad", {}),
+    ("prelu", {"a": 0.25}),
+    ("prelu_grad", {"a": 0.25}),
+    ("swish", {}),
+    ("swish", {"beta": 1.7}),
+    ("swish_grad", {}),
+    ("swish_grad", {"beta": 1.7}),
+    ("swish_grad_beta", {}),
+    ("swish_grad_beta", {"beta": 0.3}),
+    ("mish", {}),
+    ("mish_grad", {}),
+    ("mish_delta", {}),
+    ("stable_sigmoid", {}),
+    ("softplus", {}),
+    ("log_sigmoid", {}),
+]
+
+
+def case_id(name: str, params: dict) -> str:
+    """'swish(beta=1.7)' or 'mish'."""
+    inner = ", ".join(f"{k}={v}" for k, v in params.items())
+    return f"{name}({inner})" if inner else name
 
 
 def truth(name: str, z, **params) -> tuple[np.ndarray, np.ndarray]:
