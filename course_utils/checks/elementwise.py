@@ -198,6 +198,8 @@ def _diagnose(spec: Spec, name: str, z: np.ndarray, row: Row, got: np.ndarray,
         nonzero = ew != 0
         if nonzero.any() and np.allclose(gw[nonzero], -ew[nonzero], rtol=1e-6, atol=0):
             return "the sign is flipped: compare your formula with the note's term by term."
+        if spec.stable and np.all(np.abs(zw) >= 10):
+            return spec.hint
         right = ~wrong
         if np.all(zw < 0) and np.any(right & (z > 0)):
             return ("right for z > 0 but wrong for some z < 0: check what your function "
@@ -209,12 +211,8 @@ def _diagnose(spec: Spec, name: str, z: np.ndarray, row: Row, got: np.ndarray,
         if finite.all():
             rel = np.max(np.abs(gw - ew) / np.abs(ew))
             if rel < 1e-2:
-                if spec.stable and np.all(np.abs(zw) >= 10):
-                    return spec.hint
                 return (f"close, but off by a relative error of up to {rel:.1g}: a rounded "
                         "constant (2.718 for e?) or a float32 step in a float64 computation?")
-        if spec.stable and np.all(np.abs(zw) >= 10):
-            return spec.hint
     return spec.hint or None
 
 
