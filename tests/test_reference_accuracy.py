@@ -14,7 +14,9 @@ The mpmath ground truth is computed once per (function, parameters, dtype) and c
 from __future__ import annotations
 
 import functools
+import importlib.util
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -235,3 +237,24 @@ def test_error_in_ulps_is_fractional_and_handles_specials():
     assert ulp.error_in_ulps(np.array([1.0]), np.array([1.0]), np.array([2.0**-54]))[0] == 0.25
     assert ulp.error_in_ulps(np.array([1.0]), np.array([np.inf]))[0] == np.inf
     assert ulp.error_in_ulps(np.array([np.nan]), np.array([1.0]))[0] == np.inf
+
+
+# --------------------------------------------------------------------------------------
+# The benchmark measures the same thing
+# --------------------------------------------------------------------------------------
+
+
+def test_accuracy_benchmark_rows_meet_the_target_and_show_torchs_shortfalls():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "accuracy.py"
+    spec = importlib.util.spec_from_file_location("accuracy_benchmark", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = bench.measure(quick=True)
+    assert len(rows) == 2 * len(ulp.CASES)
+    assert all(r["ok"] for r in rows), [r["function"] for r in rows if not r["ok"]]
+    softplus64 = next(r for r in rows if r["function"] == "softplus" and r["dtype"] == "float64")
+    assert softplus64["torch_ulp"] > 1e5 and 20 < softplus64["torch_at"] < 21
+    mish = next(r for r in rows if r["function"] == "mish" and r["dtype"] == "float64")
+    assert mish["torch_bad"] >= 1  # nan at -inf
+    text = bench.table(rows)
+    assert text.count("\n") == len(rows) + 1 and "✗" not in text

@@ -250,7 +250,8 @@ def grid(dtype, n_log: int = 1200, n_lin: int = 1600, seed: int = 0) -> np.ndarr
     rng = np.random.default_rng(seed)
     tiny_sub = float(fi.smallest_subnormal)
     lo_e, hi_e = np.log10(tiny_sub), np.log10(float(fi.max))
-    mags = 10.0 ** (np.linspace(lo_e, hi_e, n_log) + rng.uniform(-0.01, 0.01, n_log))
+    with np.errstate(over="ignore"):
+        mags = 10.0 ** (np.linspace(lo_e, hi_e, n_log) + rng.uniform(-0.01, 0.01, n_log))
     mags = np.clip(mags, tiny_sub, float(fi.max))
     lin = np.concatenate([np.linspace(-50, 50, n_lin // 2 + 1),
                           rng.uniform(-50, 50, n_lin - n_lin // 2 - 1)])
