@@ -187,7 +187,7 @@ def cmd_report(course: Course, args) -> int:
     png = args.png or course.root / "reports" / f"{name}_pass_rates.png"
     report.chart(rates, png, f"{name}: tests passed across the class")
     print(report.table(rates))
-    print(f"\nBy exercise:\n{report.table(report.by_exercise(rates))}")
+    print(f"\nBy exercise:\n{report.table(report.by_exercise(rates), per_test=False)}")
     print(f"\nChart: {png}")
     return 0
 

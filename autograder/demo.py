@@ -65,8 +65,8 @@ def run(course: Course, workdir: str | os.PathLike | None = None, workers: int =
         rates = report.pass_rates(scratch, assignment)
         png = report.chart(rates, scratch.root / "reports" / f"{assignment}_pass_rates.png",
                            f"{assignment}: tests passed across the class")
-        say(f"\nPass rates per exercise, {assignment} (chart: {png}):\n")
-        say(report.table(rates))
+        say(f"\nPass rates per exercise, {assignment} (per test cell: {png}):\n")
+        say(report.table(report.by_exercise(rates), per_test=False))
     say(f"\nDemo finished in {time.perf_counter() - t0:.0f} s.")
     say("Next:")
     say("  ./course.sh lab                 open the student notebooks (release/) in JupyterLab")

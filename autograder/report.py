@@ -65,10 +65,14 @@ def by_exercise(rates: list[TestRate]) -> list[TestRate]:
     return list(pooled.values())
 
 
-def table(rates: list[TestRate]) -> str:
+def table(rates: list[TestRate], per_test: bool = True) -> str:
+    """The pass rates as a text table (``per_test=False`` for pooled exercises)."""
     rows = [("exercise", "test", "passed", "pass rate")]
     for r in rates:
         rows.append((r.exercise, r.test, f"{r.passed}/{r.graded}", f"{r.rate:.0%}"))
+    if not per_test:
+        rows = [(row[0], *row[2:]) for row in rows]
+        rows[0] = ("exercise", "tests passed", "pass rate")
     return format_table(rows)
 
 
