@@ -223,6 +223,8 @@ def test_prelu_grad_a_is_exactly_summed_and_quiet_at_infinity():
     assert strict_grad_a(z, np.ones(3)) == -10000000000000002.0  # not -1e16 (fsum)
     assert strict_grad_a(np.array([-np.inf, -1.0]), np.array([0.0, 2.0])) == -2.0
     assert strict_grad_a(np.array([-np.inf, -1.0]), np.array([1.0, 2.0])) == -np.inf
+    assert np.isnan(strict_grad_a(np.array([np.nan, -1.0]), np.array([1.0, 2.0])))
+    assert np.isnan(strict_grad_a(np.array([-2.0, -1.0]), np.array([np.nan, 2.0])))
 
 
 def strict_grad_a(z, up):

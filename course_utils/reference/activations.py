@@ -9,10 +9,13 @@ How the numbers are computed
 ----------------------------
 * Everything is evaluated in float64 and rounded once to the input's dtype. For float32
   input that single rounding is the only error that matters (the float64 work is ~2**29
-  times finer), so float32 results are within 1 ULP of the exact value.
+  times finer), so float32 results are correctly rounded (within 0.5 ULP, measured).
 * ``exp`` is only ever applied to a number <= 0: each formula is written in terms of
   ``E = exp(-|x|)`` with one branch for x < 0 and one for x >= 0, so nothing overflows and
   no branch subtracts nearly equal numbers except at a derivative's root.
+* The rational functions of E (the mish family; swish's z/(1 + E) and its derivatives)
+  are evaluated in double-double arithmetic (Dekker/Knuth error-free sums and products),
+  so that the only errors left in float64 are exp's (<= 0.6 ULP) and the final rounding.
 * A product ``m * exp(x)`` whose ``exp(x)`` would be subnormal (x < -700) is formed as
   ``(m * exp(x/2)) * exp(x/2)``: the precision a subnormal would lose is never lost.
 * Swish's gate argument ``beta * z`` is formed exactly, as a float64 sum ``x + x_lo``
@@ -21,8 +24,12 @@ How the numbers are computed
   correctly rounded results, so they are computed silently.
 
 ``benchmarks/accuracy.py`` and ``tests/test_reference_accuracy.py`` measure every function
-against a 50-digit mpmath ground truth: within 4 ULP everywhere (within 4 eps absolute in a
-small window around a derivative's root, where no float formula can be relative-accurate).
+against a 50-digit mpmath ground truth over the whole float range: within 4 ULP everywhere
+(measured: <= 2.2 ULP in float64, 0.5 in float32), and within 4 eps absolute in a window of
+0.1 around a derivative's root (swish' at beta z = -1.2785, mish' at z = -1.1924), where the
+value passes through 0 and no float formula can be relative-accurate (measured: 0.03 eps).
+The cost is speed: about 1 s per million values for the mish and swish families, 0.1 s
+for sigmoid; PyTorch is the fast path, this is the yardstick.
 """
 
 from __future__ import annotations
@@ -113,13 +120,13 @@ def _times_exp(m, x):
     need not be small, so the product is formed through exp(x/2) (or exp(x/4) below
     -1400), each of which is a normal float.
     """
-    half = np.exp(0.5 * x)
-    quarter = np.exp(0.25 * x)
-    return np.where(
-        x >= -700.0,
-        m * np.exp(x),
-        np.where(x >= -1400.0, (m * half) * half, (((m * quarter) * quarter) * quarter) * quarter),
-    )
+    out = m * np.exp(x)
+    if np.any(x < -700.0):  # rare: skip the extra exponentials otherwise
+        half = np.exp(0.5 * x)
+        quarter = np.exp(0.25 * x)
+        out = np.where(x >= -700.0, out, np.where(
+            x >= -1400.0, (m * half) * half, (((m * quarter) * quarter) * quarter) * quarter))
+    return out
 
 
 def _two_product(beta, z):
@@ -224,8 +231,9 @@ def _dd(a):
 
 def _dd_times_exp(m, x):
     """``m * exp(x)`` rounded once, for a double-double m and x <= 0 (see _times_exp)."""
-    e = np.exp(x)
-    direct = _dd_mul(m, _dd(e))[0]
+    direct = _dd_mul(m, _dd(np.exp(x)))[0]
+    if not np.any(x < -700.0):
+        return direct
     return np.where(x >= -700.0, direct, _times_exp(m[0], x))
 
 
@@ -275,6 +283,10 @@ def sigmoid(z):
     Stable form: with E = exp(-|z|) <= 1, sigmoid(z) = 1/(1 + E) for z >= 0 and
     E/(1 + E) for z < 0, so exp never sees a positive argument.
 
+    See Also
+    --------
+    sigmoid_grad, course_utils.reference.stability.log_sigmoid
+
     Examples
     --------
     >>> sigmoid([-1000.0, 0.0, 1000.0])
@@ -302,6 +314,10 @@ def sigmoid_grad(z):
     -----
     The symmetric form E/(1 + E)**2 stays relative-accurate in both tails: it is not
     ``s * (1 - s)``, which is exactly 0 in float64 once s rounds to 1 (z > 36.7).
+
+    See Also
+    --------
+    sigmoid
 
     Examples
     --------
@@ -331,6 +347,10 @@ def relu(z):
     -------
     ndarray of z's shape and float dtype.
 
+    See Also
+    --------
+    relu_grad, leaky_relu
+
     Examples
     --------
     >>> relu([-2.0, 0.0, 3.0])
@@ -356,6 +376,10 @@ def relu_grad(z):
     Notes
     -----
     At the kink the note's convention holds: relu'(0) = relu'(-0.0) = 1 (PyTorch uses 0).
+
+    See Also
+    --------
+    relu
 
     Examples
     --------
@@ -399,6 +423,10 @@ def leaky_relu(z, a=0.01):
     -------
     ndarray of z's shape and float dtype.
 
+    See Also
+    --------
+    leaky_relu_grad, prelu
+
     Examples
     --------
     >>> leaky_relu([-2.0, 0.0, 3.0])
@@ -425,6 +453,10 @@ def leaky_relu_grad(z, a=0.01):
     -----
     At the kink the note's convention holds: the derivative at 0 is 1.
 
+    See Also
+    --------
+    leaky_relu
+
     Examples
     --------
     >>> leaky_relu_grad([-2.0, 0.0, 3.0])
@@ -446,6 +478,10 @@ def prelu(z, a):
     Returns
     -------
     ndarray of z's shape and float dtype.
+
+    See Also
+    --------
+    prelu_grad, prelu_grad_a, leaky_relu
 
     Examples
     --------
@@ -472,6 +508,10 @@ def prelu_grad(z, a):
     Notes
     -----
     At the kink the note's convention holds: prelu'(0) = 1 (PyTorch uses a there).
+
+    See Also
+    --------
+    prelu, prelu_grad_a
 
     Examples
     --------
@@ -502,7 +542,12 @@ def prelu_grad_a(z, a, upstream):
 
     Notes
     -----
-    A position where upstream is 0 contributes 0, even at z = -inf.
+    A position where upstream is 0 contributes 0, even at z = -inf; a nan anywhere in z or
+    upstream makes the sum nan.
+
+    See Also
+    --------
+    prelu, prelu_grad
 
     Examples
     --------
@@ -516,6 +561,8 @@ def prelu_grad_a(z, a, upstream):
         raise ValueError(
             f"prelu_grad_a: upstream must have z's shape {x.shape}, got {up.shape}."
         )
+    if np.isnan(x).any() or np.isnan(up).any():
+        return float("nan")  # nan propagates into the sum
     active = (x < 0) & (up != 0)
     terms = np.where(active, up, 0.0) * np.where(active, x, 0.0)
     if np.all(np.isfinite(terms)):
@@ -549,6 +596,10 @@ def swish(z, beta=1.0):
     -----
     Stable form: x = beta*z, E = exp(-|x|); swish = z/(1 + E) for x >= 0 and
     z*E/(1 + E) for x < 0, with z*E formed so that a subnormal E loses nothing.
+
+    See Also
+    --------
+    swish_grad, swish_grad_beta, sigmoid
 
     Examples
     --------
@@ -592,6 +643,10 @@ def swish_grad(z, beta=1.0):
     (a sum of positive terms) and E*(1 + E + x)/(1 + E)**2 for x < 0, which cancels
     only where it must, at the root x = -1.2785 (there it is accurate to a few eps).
 
+    See Also
+    --------
+    swish, swish_grad_beta
+
     Examples
     --------
     >>> swish_grad([-50.0, 0.0, 50.0])
@@ -633,6 +688,10 @@ def swish_grad_beta(z, beta=1.0):
     -----
     Stable form: with x = beta*z, E = exp(-|x|), the value is (z*sqrt(E))**2/(1 + E)**2,
     which neither overflows early nor underflows early.
+
+    See Also
+    --------
+    swish, swish_grad
 
     Examples
     --------
@@ -692,6 +751,10 @@ def mish(z):
 
     so no tanh, log or cancellation is needed.
 
+    See Also
+    --------
+    mish_grad, mish_delta, course_utils.reference.stability.softplus
+
     Examples
     --------
     >>> mish([-1000.0, 0.0, 1000.0])
@@ -734,6 +797,10 @@ def mish_grad(z):
 
         z <= 0:  E (E**3 + 4 E**2 + (6 + 4z) E + 4 (1 + z)) / (E**2 + 2E + 2)**2
         z >  0:  (1 + 4E + (6 + 4z) E**2 + 4 (1 + z) E**3) / (1 + 2E + 2E**2)**2
+
+    See Also
+    --------
+    mish, mish_delta, swish
 
     Examples
     --------
@@ -783,6 +850,10 @@ def mish_delta(z):
 
     so it never computes 1 - tanh**2 (all of whose digits cancel for z > 19).
 
+    See Also
+    --------
+    mish_grad
+
     Examples
     --------
     >>> mish_delta([-1000.0, 0.0, 40.0])
@@ -829,6 +900,10 @@ def numerical_derivative(f, z, h=1e-5):
     Notes
     -----
     Across a kink (ReLU at 0) it returns the average of the two one-sided slopes.
+
+    See Also
+    --------
+    sigmoid_grad, swish_grad, mish_grad (what it checks)
 
     Examples
     --------

@@ -44,6 +44,10 @@ def softplus(z):
     threshold is needed (PyTorch's ``F.softplus`` returns z itself above z = 20, an
     error of e^-20 / 20 ~ 1e-10 relative).
 
+    See Also
+    --------
+    log_sigmoid, course_utils.reference.activations.sigmoid (its derivative)
+
     Examples
     --------
     >>> softplus([-800.0, 0.0, 800.0])
@@ -76,6 +80,10 @@ def log_sigmoid(z):
 
     The naive ln(sigmoid(z)) is -inf once sigmoid underflows (z < -745) and 0 once it
     rounds to 1 (z > 36.7), where the true value -e^-z is still representable.
+
+    See Also
+    --------
+    softplus (log_sigmoid(z) = -softplus(-z)), stable_sigmoid
 
     Examples
     --------
