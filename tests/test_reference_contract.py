@@ -165,6 +165,8 @@ def test_beta_zero_is_the_line_z_over_2():
     z = np.concatenate([np.linspace(-100, 100, 41), [-np.inf, np.inf, -0.0, 1e308]])
     assert (strict("swish", z, beta=0.0) == z / 2).all()
     assert (strict("swish_grad", z, beta=0.0) == 0.5).all()
+    assert strict("swish_grad_beta", np.array([-np.inf, np.inf]), beta=0.0).tolist() == [
+        np.inf, np.inf]
     finite = z[np.abs(z) < 1e150]
     np.testing.assert_allclose(strict("swish_grad_beta", finite, beta=0.0), finite**2 / 4,
                                rtol=1e-15)
