@@ -701,24 +701,26 @@ def hidden_values(fn: Callable, name: str, seed: int = 0) -> None:
             _check_default(fn, name, spec, z, dtype, rows, values)
 
 
-def _root(name: str, guess: float, row: Row) -> float:
-    """A root of the reference ``name`` near ``guess``, by bisection in float64."""
+@functools.lru_cache(maxsize=64)
+def _root_cached(name: str, guess: float, row: tuple[tuple[str, float], ...]) -> float:
+    params = dict(row)
     lo, hi = guess * 1.05, guess * 0.95
-    def f(x: float) -> float:
-        return float(_ref_eval(name, np.array([x]), row)[0])
+    for _ in range(20):  # 64 sections per step: an ulp after ~9 steps
+        xs = np.linspace(lo, hi, 65)
+        sign = np.sign(_ref_eval(name, xs, params))
+        change = np.flatnonzero(sign[:-1] != sign[1:])
+        if change.size == 0:
+            return guess if sign[0] == sign[-1] else float(lo)
+        k = int(change[0])
+        if xs[k + 1] <= np.nextafter(xs[k], np.inf):
+            return float(xs[k])
+        lo, hi = float(xs[k]), float(xs[k + 1])
+    return float(lo)
 
-    flo = f(lo)
-    if np.sign(flo) == np.sign(f(hi)):
-        return guess
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if mid in (lo, hi):
-            break
-        if np.sign(f(mid)) == np.sign(flo):
-            lo = mid
-        else:
-            hi = mid
-    return lo
+
+def _root(name: str, guess: float, row: Row) -> float:
+    """A root of the reference ``name`` near ``guess`` (multisection in float64)."""
+    return _root_cached(name, float(guess), tuple(sorted(row.items())))
 
 
 def _hidden_edge_inputs(spec: Spec, dtype: np.dtype, row: Row) -> np.ndarray:

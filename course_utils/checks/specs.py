@@ -138,7 +138,9 @@ SPECS: dict[str, Spec] = {s.name: s for s in [
     Spec("mish_delta", limits=lambda: (1.0, 0.0),
          hint="Delta(z) = sech^2(softplus(z)) = 1 / cosh^2(softplus(z)), between 0 and 1."),
     Spec("stable_sigmoid", atol=EXACT_ATOL, stable=True, limits=lambda: (0.0, 1.0),
-         hint=_SIGMOID_HINT),
+         hint="for z << 0 sigmoid is tiny but not 0, and must keep its relative accuracy: "
+              "form it as a ratio with exp of a non-positive number, not as a difference "
+              "of numbers near 1 (1 + tanh, 1 - s)."),
     Spec("softplus", atol=EXACT_ATOL, stable=True, limits=lambda: (0.0, np.inf),
          hint=_STABLE_HINT),
     Spec("log_sigmoid", atol=EXACT_ATOL, stable=True, limits=lambda: (-np.inf, 0.0),
