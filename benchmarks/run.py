@@ -29,6 +29,7 @@ BENCHMARKS = {
     "accuracy": ("accuracy.py", "Accuracy of the NumPy reference against mpmath (max ULP error)"),
     "torch_memory": ("torch_memory.py",
                      "Custom autograd Functions against native PyTorch: memory and time"),
+    "speed": ("speed.py", "Speed of the NumPy reference against naive NumPy and PyTorch"),
     "notebooks": ("notebooks.py", "Source notebooks, top to bottom"),
     "grading": ("grading.py", "Grading throughput"),
 }
