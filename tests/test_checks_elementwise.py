@@ -315,6 +315,12 @@ def test_stub_is_not_implemented_yet():
                  "mish_grad: is not implemented yet")
 
 
+def test_not_a_function():
+    text = failure(E.check_values, None, "sigmoid")
+    assert_names(text, "sigmoid: expected a function, got NoneType.", "def sigmoid(")
+    assert_names(failure(E.check_prelu_grad_a, 3.0), "prelu_grad_a: expected a function")
+
+
 def test_small_relative_error():
     text = failure(E.check_values, lambda z: 1 / (1 + 2.718 ** (-z)), "sigmoid")
     assert_names(text, "sigmoid:", "values are wrong", "rtol=1e-06", "first mismatch at z = ",

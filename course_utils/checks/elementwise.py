@@ -93,6 +93,9 @@ def _numpy_defaults(fn: Callable, *, nan_input: bool = False) -> Callable:
     input some NumPy ufuncs (np.logaddexp) raise the *invalid* flag although the result is
     the correct nan: that flag is ignored for nan inputs only.
     """
+    if not callable(fn):
+        return fn  # _core.call explains what is wrong with it
+
     @functools.wraps(fn)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         with np.errstate(under="ignore", invalid="ignore" if nan_input else "warn"):
