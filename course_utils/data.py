@@ -98,7 +98,7 @@ def load_digits_split(test_fraction: float = 0.25, seed: int = 0) -> DigitsSplit
                          f"got {test_fraction}.")
     x, y = load_digits_arrays()
     order = np.random.default_rng(seed).permutation(len(y))
-    n_test = int(round(test_fraction * len(y)))
+    n_test = int(np.ceil(test_fraction * len(y)))  # as scikit-learn rounds the test share
     test, train = order[:n_test], order[n_test:]
     mean = x[train].mean(axis=0)
     std = x[train].std(axis=0)

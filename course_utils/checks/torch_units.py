@@ -128,12 +128,28 @@ def _backward(name, y, wrt, upstream, labels):
         fail(name, f"backward raised {type(error).__name__}: {error}")
 
 
+_ZERO_HINT = ("at x = 0 a division by x is 0 / 0 = nan: take the limit there, or use a form "
+              "without the division.")
+_TINY_HINT = ("a tiny value came out as 0: 1 + e^x rounds to 1 for very negative x, so "
+              "log(1 + e^x) is 0; F.softplus, torch.log1p and torch.sigmoid keep those digits.")
+
+
+def _edge_hint(at, expected, got):
+    """Diagnose a wrong value at an extreme input: overflow, 0 / 0, or lost digits."""
+    if not np.isfinite(got):
+        return _ZERO_HINT if at.get("x", 1.0) == 0 else _STABLE_HINT
+    if got == 0 and expected != 0:
+        return _TINY_HINT
+    return "compare your formula with the definition at this input, in float64."
+
+
 def _grad_hint(variable: str, formula: str):
     def hint(at, expected, got):
         if expected != 0 and np.isfinite(got) and abs(got + expected) <= 1e-6 * abs(expected):
             return f"the gradient w.r.t. {variable} has the wrong sign."
-        if not np.isfinite(got):
-            return _STABLE_HINT
+        if not np.isfinite(got) or (got == 0 and expected != 0 and "x" in at
+                                    and abs(float(at["x"])) > 20):
+            return _edge_hint(at, expected, got)
         if got == 0 and expected != 0:
             return f"did backward return the gradient w.r.t. {variable} at all?"
         return formula
@@ -333,7 +349,7 @@ def check_swish_function_edges(SwishFunction) -> None:
             y, gx, _ = _swish_grads(fn, x, b, up, inputs)
             ey, (ex, _) = _oracle_grads(_swish_oracle, x, b, upstream=up)
             compare(tag, _np(y), _np(ey), inputs=inputs, rtol=rtol, atol=atol,
-                    hint=_STABLE_HINT)
+                    hint=_edge_hint)
             gx = _require_grad("SwishFunction", gx, "x", "return (grad_x, grad_beta).")
             compare(f"{tag} gradient w.r.t. x", _np(gx), _np(ex), inputs=inputs,
                     rtol=rtol, atol=atol, hint=_grad_hint("x", _STABLE_HINT))
@@ -423,9 +439,9 @@ def check_mish_function_edges(MishFunction) -> None:
         ey, (ex,) = _oracle_grads(F.mish, x, upstream=up)
         rtol, atol = RTOL[dtype], ATOL_EDGE[dtype]
         compare(tag, _np(y), _np(ey), inputs=inputs, rtol=rtol, atol=atol,
-                hint=_STABLE_HINT)
+                hint=_edge_hint)
         compare(f"{tag} gradient w.r.t. x", _np(gx), _np(ex), inputs=inputs, rtol=rtol,
-                atol=atol, hint=_grad_hint("x", _STABLE_HINT + " At x = 0 take the limit."))
+                atol=atol, hint=_grad_hint("x", _MISH_HINT))
 
 
 # --------------------------------------------------------------------------------------------
@@ -625,7 +641,7 @@ def _compare_function(label, fn_apply, ref_apply, tensors, needs, inputs):
         fail(label, f"returned a {type(y).__name__}, expected a torch.Tensor.")
     ey = ref_apply(*refs)
     rtol, atol = RTOL[x.dtype], ATOL[x.dtype]
-    compare(label, _np(y), _np(ey), inputs=inputs, rtol=rtol, atol=atol, hint=_STABLE_HINT)
+    compare(label, _np(y), _np(ey), inputs=inputs, rtol=rtol, atol=atol, hint=_edge_hint)
     up = _upstream(x.shape, x.dtype)
     wrt = [t for t, n in zip(mine, needs, strict=True) if n]
     got = _backward(label, y, wrt, up, "one per input")
@@ -684,7 +700,7 @@ def _compare_modules(label, mine, ref, seed):
                 fail(label, "returned the wrong type, shape or dtype.",
                      f"on input {x.dtype} of shape {tuple(x.shape)}")
             compare(label, _np(y), _np(ey), inputs=inputs, rtol=RTOL[dtype], atol=ATOL[dtype],
-                    hint=_STABLE_HINT)
+                    hint=_edge_hint)
             up = _upstream(x.shape, dtype)
             params = [p for _, p in _trainable(mine)]
             ref_params = [p for p in ref.parameters() if p.requires_grad]
