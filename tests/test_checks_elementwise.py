@@ -619,3 +619,11 @@ def test_hidden_checks_catch_what_the_visible_grid_misses():
         return np.where(np.asarray(z) < -30, 0.0, expit(z)).astype(np.asarray(z).dtype)
     E.check_values(sigmoid_clipped, "sigmoid")
     assert_names(failure(E.hidden_values, sigmoid_clipped, "stable_sigmoid"), "stable_sigmoid:")
+
+
+def test_hidden_checks_of_prelu_grad_a_and_numerical_derivative_reject_wrong_answers():
+    text = failure(E.hidden_prelu_grad_a,
+                   lambda z, a, upstream: float(np.sum(upstream * np.maximum(z, 0))))
+    assert_names(text, "prelu_grad_a: the value is wrong", "z.shape = (17,)", "expected", "got")
+    text = failure(E.hidden_numerical_derivative, lambda f, z, h=1e-5: (f(z + h) - f(z)) / h)
+    assert_names(text, "numerical_derivative:", "h = 0.01", "one-sided difference")
