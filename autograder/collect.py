@@ -33,6 +33,7 @@ def from_zip(course: Course, assignment: str, archives: list[str | os.PathLike],
     ``nbgrader_config.py``), or ``regexp``. Returns the students collected.
     """
     from nbgrader.apps.zipcollectapp import ZipCollectApp
+    from nbgrader.coursedir import CourseDirectory
     from nbgrader.utils import capture_log
 
     from autograder.grading import submitted_students
@@ -51,7 +52,7 @@ def from_zip(course: Course, assignment: str, archives: list[str | os.PathLike],
         config.FileNameCollectorPlugin.named_regexp = regexp
     before = set(submitted_students(course, assignment))
     app = ZipCollectApp(config=config)
-    app.coursedir.assignment_id = assignment
+    app.coursedir = CourseDirectory(parent=app)
     result = capture_log(app)
     if not result["success"]:
         raise RuntimeError(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import multiprocessing
 import os
+import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -60,7 +61,7 @@ def _autograde_one(root: str, db_url: str, assignment: str, student: str) -> tup
             result = course.api().autograde(assignment, student, force=True, create=True)
         if result["success"]:
             return True, ""
-        error = result.get("error") or result.get("log") or "unknown error"
+        error = f"{result.get('log') or ''}\n{result.get('error') or ''}"
         if "database is locked" not in error:
             break
         time.sleep(1 + attempt)
@@ -68,14 +69,16 @@ def _autograde_one(root: str, db_url: str, assignment: str, student: str) -> tup
 
 
 def _explain(error: str, assignment: str, student: str) -> str:
-    """The one line of nbgrader's traceback that says what went wrong."""
+    """The line of nbgrader's log that says what went wrong, in words where we know them."""
     lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
-    interesting = [line for line in lines if "Error" in line or "error" in line]
-    last = (interesting or lines or ["unknown error"])[-1]
-    for marker in ("NotJSONError", "JSONDecodeError", "Notebook does not appear to be JSON",
-                   "is not valid", "Expecting value"):
-        if any(marker in line for line in lines):
-            return "the notebook is not valid JSON (a broken or truncated file)"
+    if any("NotJSONError" in line or "does not appear to be JSON" in line for line in lines):
+        return "the notebook is not valid JSON (a broken or truncated file)"
+    if any("DeadKernelError" in line for line in lines):
+        return "the kernel died while running the notebook (out of memory, or a crash)"
+    causes = [line for line in lines
+              if re.match(r"^[\w.]*(Error|Exception|Exit)\w*: ", line)
+              and "NbGraderException" not in line]
+    last = (causes or lines or ["unknown error"])[-1]
     return last[:300]
 
 
