@@ -206,7 +206,7 @@ def check_mlp_forward(mlp_forward: Callable) -> None:
     where = _where_net(_X, [_W1, _W2], "tanh")
     y, _ = _forward(mlp_forward, _X.copy(), [_W1.copy(), _W2.copy()], np.tanh, where)
     _check_matrix(name, y, _Y.shape, "y", where)
-    hint = "sigma is applied after every layer, the last one included."
+    hint = "every layer is a = sigma(a @ W.T), in the order of weights, the last one included."
     if np.allclose(y, np.tanh(_X @ _W1.T) @ _W2.T):
         hint = "y = sigma(z^(L)): apply sigma to the last layer too, as the note does."
     compare(name, y, _Y, inputs=_grid_inputs(_Y.shape), rtol=RTOL, atol=ATOL, hint=hint)
@@ -308,8 +308,12 @@ def _central_differences(mlp_forward, x, weights, sigma, upstream, where):
     return grads, derivative(x, lambda: loss(x, weights))
 
 
+_BACKWARD_HINT = ("delta^(l) = sigma'(z^(l)) * dL/da^(l), with sigma_grad taken at z (not at a), "
+                  "then dL/da^(l-1) = delta^(l) @ W^(l).")
+
+
 def _backward_hint(grads, dx, expected_grads, expected_dx, n):
-    """Diagnose the usual mistakes from the whole result (or None)."""
+    """Diagnose the usual mistakes from the whole result."""
     try:
         if all(np.allclose(g * n, e) for g, e in zip(grads, expected_grads, strict=False)):
             return "grads_W sums over the batch (delta.T @ a_prev): do not average over N."
@@ -318,9 +322,8 @@ def _backward_hint(grads, dx, expected_grads, expected_dx, n):
         if all(np.allclose(g, e) for g, e in zip(grads, expected_grads, strict=False)):
             return "grads_W is right; dL_dx is what flows out of layer 1: delta^(1) @ W^(1)."
     except (TypeError, ValueError):
-        return None
-    return ("delta^(l) = sigma'(z^(l)) * dL/da^(l), with sigma_grad taken at z (not at a), "
-            "then dL/da^(l-1) = delta^(l) @ W^(l).")
+        return _BACKWARD_HINT
+    return _BACKWARD_HINT
 
 
 def _compare_backward(grads, dx, expected_grads, expected_dx, weights, x, where, *, rtol, atol,
@@ -333,9 +336,9 @@ def _compare_backward(grads, dx, expected_grads, expected_dx, weights, x, where,
     hint = _backward_hint(grads, dx, expected_grads, expected_dx, x.shape[0])
     for layer, (g, e) in enumerate(zip(grads, expected_grads, strict=False), start=1):
         compare(name, g, e, inputs={"layer": layer, **_grid_inputs(e.shape, "row", "column")},
-                rtol=rtol, atol=atol, hint=f"{source} {hint}")
+                rtol=rtol, atol=atol, hint=f"{source}{hint}")
     compare(name, dx, expected_dx, inputs=_grid_inputs(dx.shape, "dL_dx row", "column"),
-            rtol=rtol, atol=atol, hint=f"{source} {hint}")
+            rtol=rtol, atol=atol, hint=f"{source}{hint}")
 
 
 def check_mlp_backward(mlp_backward: Callable, mlp_forward: Callable) -> None:
@@ -347,7 +350,7 @@ def check_mlp_backward(mlp_backward: Callable, mlp_forward: Callable) -> None:
     _, cache = _forward(mlp_forward, _X.copy(), weights, np.tanh, where)
     grads, dx = _backward(mlp_backward, cache, _UPSTREAM.copy(), weights, _tanh_grad, 2, where)
     _compare_backward(grads, dx, [_GRAD_W1, _GRAD_W2], _GRAD_X, weights, _X, where,
-                      rtol=RTOL, atol=ATOL, source="(fixture)")
+                      rtol=RTOL, atol=ATOL, source="")
     # 2. central differences of the learner's own forward, sigmoid and relu networks.
     rng = np.random.default_rng(21)
     for act, depth, widths, n in [("sigmoid", 3, [3, 4, 3, 2], 3), ("relu", 2, [4, 5, 3], 2)]:
@@ -361,7 +364,8 @@ def check_mlp_backward(mlp_backward: Callable, mlp_forward: Callable) -> None:
         grads, dx = _backward(mlp_backward, cache, upstream.copy(), weights, sigma_grad,
                               depth, where)
         _compare_backward(grads, dx, expected_grads, expected_dx, weights, x, where,
-                          rtol=1e-5, atol=1e-7, source="(central differences of your forward)")
+                          rtol=1e-5, atol=1e-7,
+                          source="against central differences of your mlp_forward: ")
 
 
 def check_mlp_backward_shape(mlp_backward: Callable, mlp_forward: Callable) -> None:
@@ -419,7 +423,7 @@ def hidden_mlp_backward(mlp_backward: Callable, mlp_forward: Callable, seed: int
                               depth, where)
         scale = max(1.0, float(np.max(np.abs(tx.grad.numpy()))))
         _compare_backward(grads, dx, [W.grad.numpy() for W in tws], tx.grad.numpy(), weights,
-                          x, where, rtol=RTOL, atol=ATOL * scale, source="(torch.autograd)")
+                          x, where, rtol=RTOL, atol=ATOL * scale, source="against torch.autograd: ")
 
 
 # --------------------------------------------------------------------------------------
