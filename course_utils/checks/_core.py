@@ -66,7 +66,8 @@ def call(fn: Callable, name: str, *args: Any, inputs: Mapping[str, Any] | None =
          **kwargs: Any) -> Any:
     """Call the learner's ``fn(*args, **kwargs)`` and return its result.
 
-    An unfinished stub, an exception, or any warning becomes a one-line failure that names
+    An unfinished stub, an exception, or any warning (underflow to 0 is not one: it is the
+    correct result of, e.g., exp(-1e30)) becomes a one-line failure that names
     ``name`` and the input (``inputs``, or the arguments themselves). Inputs are passed as
     given: callers that check for in-place modification pass copies and compare afterwards.
     """
@@ -75,7 +76,7 @@ def call(fn: Callable, name: str, *args: Any, inputs: Mapping[str, Any] | None =
     if not callable(fn):
         fail(name, f"expected a function, got {type(fn).__name__}.",
              hint=f"define {name} with `def {name}(...):` in the exercise cell and run that cell.")
-    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn", under="ignore"):
         warnings.simplefilter("always")
         try:
             result = fn(*args, **kwargs)
