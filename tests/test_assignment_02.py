@@ -418,6 +418,12 @@ def swish_grad(z, beta=1.0):
     s = sigmoid(beta * z)
     return s + np.where(s == 0, 0, beta * z) * s      # s (1 - s) became s
 """),
+    ("swish_grad", "values", "swish_grad", """
+def swish_grad(z, beta=1.0):
+    z = as_float(z)
+    f, s = swish(z, beta), sigmoid(beta * z)
+    return beta * f + s * (1 - beta * f)              # right on paper; cancels for large z
+"""),
     # mish
     ("mish", "edges", "mish", """
 def mish(z):
@@ -648,6 +654,41 @@ def mish_grad(z):
     with np.errstate(invalid="ignore"):
         out = tanh_sp + z * sigmoid(z) * mish_delta(z)
     return np.where(np.isinf(z), tanh_sp, out)        # the limits: 0 at -inf, 1 at inf
+"""),
+    ("leaky_relu_grad", """
+def leaky_relu_grad(z, a=0.01):
+    z = as_float(z)
+    return np.where(z < 0, a, np.where(z >= 0, 1, z)).astype(z.dtype)   # nan falls through
+"""),
+    ("prelu_grad", """
+def prelu_grad(z, a):
+    return np.heaviside(as_float(z), 1) * (1 - a) + a  # 1 where z >= 0, a below
+"""),
+    ("swish_grad", """
+def swish_grad(z, beta=1.0):
+    z = as_float(z)
+    with np.errstate(over="ignore"):
+        t = beta * z
+    s = sigmoid(t)
+    with np.errstate(invalid="ignore"):
+        g = s * (1 + t * sigmoid(-t))                 # 1 - sigmoid(t) = sigmoid(-t)
+    return np.where(np.isinf(t), s, g)
+"""),
+    ("mish", """
+def mish(z):
+    z = as_float(z)
+    e = np.exp(-np.abs(z))
+    n = e * (e + 2)                                   # tanh(ln(1 + e^z)), written in e^-|z|
+    gate = np.where(z >= 0, (1 + 2 * e) / (1 + 2 * e + 2 * e * e), n / (n + 2))
+    return np.where(gate == 0, 0, z) * gate
+"""),
+    ("mish_grad", """
+def mish_grad(z):
+    z = as_float(z)
+    tanh_sp = np.tanh(np.logaddexp(0, z))             # = mish(z) / z, without the division
+    with np.errstate(invalid="ignore"):
+        out = mish_delta(z) * swish(z) + tanh_sp
+    return np.where(np.isinf(z), tanh_sp, out)
 """),
 ]
 
