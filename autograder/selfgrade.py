@@ -41,9 +41,18 @@ def guess_assignment(course: Course, notebook: Path) -> str:
     )
 
 
+def _locate(notebook: Path) -> Path:
+    """``notebook`` as given, or relative to the directory ``course.sh`` was started from
+    (it changes into the repository first; bash leaves the old directory in OLDPWD)."""
+    if notebook.is_absolute() or notebook.exists() or not os.environ.get("OLDPWD"):
+        return notebook.resolve()
+    candidate = Path(os.environ["OLDPWD"]) / notebook
+    return (candidate if candidate.exists() else notebook).resolve()
+
+
 def selfgrade(notebook: str | os.PathLike, course: Course, assignment: str | None = None,
               workdir: str | os.PathLike | None = None) -> SelfGrade:
-    notebook = Path(notebook).resolve()
+    notebook = _locate(Path(notebook))
     if not notebook.is_file():
         raise FileNotFoundError(f"there is no notebook at {notebook}; check the path.")
     assignment = assignment or guess_assignment(course, notebook)
