@@ -220,7 +220,7 @@ class SwishFunction(torch.autograd.Function):
         ctx.save_for_backward(z, beta)
         gate = beta.to(dtype=dtype, device=z.device)
         shape = torch.broadcast_shapes(z.shape, beta.shape)
-        if shape != z.shape:                              # beta bigger than z: no blocking
+        if beta.numel() != 1 or shape != z.shape:        # beta not a scalar: no blocking
             return _swish_forward(z.to(dtype).expand(shape), gate).to(z.dtype)
         return _elementwise(lambda zb, out: _swish_forward(zb, gate, out=out), dtype,
                             torch.empty_like(z), z)
@@ -234,7 +234,7 @@ class SwishFunction(torch.autograd.Function):
             return None, None
         dtype = _compute_dtype(z, "SwishFunction")
         gate = beta.to(dtype=dtype, device=z.device)
-        if upstream.shape != z.shape:                     # beta bigger than z: no blocking
+        if beta.numel() != 1 or upstream.shape != z.shape:  # beta not a scalar: no blocking
             zx = z.to(dtype).expand(upstream.shape)
             gz, gb = _swish_backward(zx, gate, upstream.to(dtype), need_z, need_beta)
             grad_z = gz.sum_to_size(z.shape).to(z.dtype) if need_z else None
