@@ -137,14 +137,22 @@ def test_source_notebook_demonstrations_ran(source_nb):
 
 
 @pytest.mark.slow
-def test_release_earns_zero():
+def test_release_earns_zero_and_its_visible_tests_pass_once_solved():
+    solutions = [c.source for c in nbformat.read(SOURCE, as_version=4).cells
+                 if _nbgrader(c).get("grade_id", "").endswith("_solution")]
     with NotebookSession(RELEASE, timeout=300) as nb:
         outcomes = nb.run_all()
-    assert len(outcomes) == 48
-    passed = [gid for gid, o in outcomes.items() if o.passed]
-    assert not passed
-    stubs = [gid for gid, o in outcomes.items() if "is not implemented yet" in o.text]
-    assert len(stubs) == len(outcomes)
+        assert len(outcomes) == 48
+        passed = [gid for gid, o in outcomes.items() if o.passed]
+        assert not passed
+        stubs = [gid for gid, o in outcomes.items() if "is not implemented yet" in o.text]
+        assert len(stubs) == len(outcomes)
+        # A learner who writes the solutions passes every visible test of the release.
+        for source in solutions:
+            assert nb.run(source).passed
+        solved = nb.run_tests()
+    failed = {gid: o.text for gid, o in solved.items() if not o.passed}
+    assert not failed
 
 
 def _variant(nb, fn: str, code: str, grade_ids) -> dict:
