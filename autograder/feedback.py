@@ -21,6 +21,8 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, NbGraderPreprocessor
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# IPython's context lines: "---->  4 code" or "      5 code".
+_CONTEXT = re.compile(r"^\s*(-*>)?\s*\d+\s?")
 OMITTED = "(traceback frame in the hidden tests omitted)"
 
 
@@ -39,15 +41,28 @@ def hidden_lines(source: str, begin: str = "BEGIN HIDDEN TESTS",
 
 
 def scrub_traceback(traceback: list[str], secret: list[str]) -> list[str]:
-    """``traceback`` with every entry that quotes a line of ``secret`` replaced by a note."""
+    """``traceback`` without any line that quotes ``secret`` (the hidden-test lines).
+
+    A frame whose failing line (IPython's ``---->`` arrow) is hidden is replaced by a note;
+    in other frames only the quoted context lines that are hidden (and the region markers)
+    are dropped, so a failing visible test still shows where it failed.
+    """
+    secret = [line for line in secret if line]
     cleaned = []
     for entry in traceback:
-        plain = _ANSI.sub("", entry)
-        if any(line in plain for line in secret):
+        kept, dropped_arrow = [], False
+        for line in entry.split("\n"):
+            plain = _ANSI.sub("", line)
+            code = _CONTEXT.sub("", plain).strip()
+            if "HIDDEN TESTS" in plain or (code and any(s == code for s in secret)):
+                dropped_arrow |= plain.lstrip().startswith("---->")
+                continue
+            kept.append(line)
+        if dropped_arrow:
             if not cleaned or cleaned[-1] != OMITTED:
                 cleaned.append(OMITTED)
         else:
-            cleaned.append(entry)
+            cleaned.append("\n".join(kept))
     return cleaned
 
 
