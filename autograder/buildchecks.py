@@ -137,9 +137,10 @@ def _drop_regions(source: str, begin: str, end: str) -> str:
     return "\n".join(kept)
 
 
-def course_map_points(readme: str | Path) -> dict[str, float]:
+def course_map_points(readme: str | Path) -> dict[str, float | str]:
     """{assignment: points} from the README's course-map table
-    (header ``| Assignment | Note | What the learner builds | Points |``)."""
+    (header ``| Assignment | Note | What the learner builds | Points |``); the cell's text
+    where it is not a number (e.g. 'TBD')."""
     points = {}
     text = Path(readme).read_text() if Path(readme).is_file() else ""
     header = None
@@ -153,9 +154,8 @@ def course_map_points(readme: str | Path) -> dict[str, float]:
                 continue
             name = re.sub(r"[`*\[\]]|\(.*?\)", "", cells[0]).strip()
             value = cells[header.index("points")] if len(cells) > header.index("points") else ""
-            match = re.search(r"\d+(\.\d+)?", value)
-            if match:
-                points[name] = float(match.group())
+            match = re.fullmatch(r"\D*?(\d+(\.\d+)?)\D*", value)
+            points[name] = float(match.group(1)) if match else value
         elif header and not line.lstrip().startswith("|"):
             header = None
     return points

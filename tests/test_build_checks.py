@@ -102,6 +102,9 @@ def test_points_match_course_map(name):
         f"README.md has no course-map row for {name}: expected a row starting `| {name} |` "
         "in the table with header `| Assignment | Note | What the learner builds | Points |`.")
     points = bc.total_points(source_nb(name, REPO / "source" / name))
+    assert isinstance(table[name], float), (
+        f"README.md's course map gives {name} the points {table[name]!r}; its notebook has "
+        f"{points:g}: write {points:g} in the Points column.")
     assert table[name] == points, (
         f"README.md's course map gives {name} {table[name]:g} points; its notebook has "
         f"{points:g}. Update the README (or the notebook's points).")
