@@ -4,10 +4,13 @@ r"""PyTorch reference of 03_swish_mish: custom autograd Functions and the module
 in ``backward``; ``Swish``, ``Mish`` and ``PReLU`` are ``nn.Module`` wrappers with the note's
 conventions (PReLU'(0) = 1 with respect to z).
 
-Numerics. Every finite input gives a finite, accurate result in float32 and float64; -inf
-gives 0 for Swish (beta > 0) and Mish, with gradient 0 (``F.silu`` and ``F.mish`` give nan
-there); +inf gives +inf; nan propagates. Mish never evaluates softplus or tanh: with
-``e = exp(z)`` and ``n = e (e + 2)``,
+Numerics. Every finite input gives a finite result in float32 and float64, within a few
+ULP of the NumPy reference (``course_utils.reference``) except where the result is below
+~1e-36 (float32) or ~1e-305 (float64) in magnitude, and near the roots of the derivatives
+(cancellation any formula has). -inf gives 0 for Swish (beta > 0) and Mish, with gradient 0
+(``F.silu`` and ``F.mish`` give nan there); +inf gives +inf; nan propagates. Mish never
+evaluates softplus or tanh (``F.softplus`` is off by ~5.8e5 ULP in float64 just above its
+threshold 20): with ``e = exp(z)`` and ``n = e (e + 2)``,
 
 .. math::
     \tanh(\ln(1 + e^z)) = \frac{(1+e)^2 - 1}{(1+e)^2 + 1} = \frac{n}{n + 2},
@@ -16,10 +19,13 @@ one exponential, no cancellation, and ``n / (n + 2) ~ e^z`` for large negative z
 
 Memory. Autograd keeps what a Function saves until backward; saving only the input is the
 point of recomputing. The temporaries of forward and backward are the other half: a
-composition of torch ops allocates one full-size tensor per intermediate result. Here the
-elementwise work runs over blocks of ``BLOCK`` elements (``_blocks``): each block's
-temporaries are small, stay in cache, and die before the next block; the only full-size
-allocation is the result. Peak memory is then that of the fused native kernels.
+composition of torch ops allocates one full-size tensor per intermediate result (in-place
+ops on temporaries save some, not all). Here the elementwise work runs over blocks of
+``BLOCK`` elements (``_blocks``): each block's temporaries are small, stay in cache, and die
+before the next block; the only full-size allocation is the result. Peak memory is then that
+of the fused native kernels (``benchmarks/torch_memory.py``: 1.01x ``F.mish`` on 8 layers of
+(4096, 4096) float32; a plain recompute costs 1.25-1.5x). Within a block, in-place ops
+(marked) reuse temporaries the kernel itself allocated, never an input or ``upstream``.
 """
 
 from __future__ import annotations
@@ -129,21 +135,27 @@ def _elementwise(kernel: Callable[..., Tensor], dtype: torch.dtype, out: Tensor,
 # Swish
 # --------------------------------------------------------------------------------------------
 
-def _swish_forward(z: Tensor, beta: Tensor, out: Tensor | None = None) -> Tensor:
-    """z * sigmoid(beta * z) for one block (``beta`` broadcasts)."""
+def _swish_forward(z: Tensor, beta: float | Tensor, out: Tensor | None = None) -> Tensor:
+    """z * sigmoid(beta * z) for one block; ``beta`` a float, or a tensor that broadcasts."""
     big = torch.finfo(z.dtype).max
-    # Clamping z to the finite range only for the gate keeps beta * z free of 0 * inf
-    # (beta = 0 at z = +-inf) and changes no gate value: sigmoid saturates long before.
+    if isinstance(beta, float):
+        if beta == 0:
+            return torch.mul(z, 0.5, out=out)  # the line z / 2, infinities included
+        s = torch.mul(z, beta).sigmoid_()      # in place: the product is a temporary we own
+        # The gate closes (s = 0) at z = -inf for beta > 0, at z = +inf for beta < 0: the
+        # product clamps z on that side only, so that inf * 0 = nan becomes big * 0 = 0.
+        zc = z.clamp(min=-big) if beta > 0 else z.clamp(max=big)
+        return torch.mul(zc, s, out=out)
+    # beta a tensor (any values): clamp z for the gate (beta = 0 at z = +-inf would give
+    # 0 * inf), then zero the product wherever the gate is exactly 0 (inf * 0 at z = +-inf;
+    # at finite z the product is already +-0 there).
     s = z.clamp(-big, big).mul_(beta).sigmoid_()         # in place: a temporary we own
-    y = torch.mul(z, s, out=out)
-    # z = +-inf where the gate is exactly 0 gives inf * 0 = nan; the limit is 0. At finite z
-    # the product is already +-0, so the fill only touches the infinite entries (and signs
-    # of zero).
-    return y.masked_fill_(s == 0, 0.0)
+    return torch.mul(z, s, out=out).masked_fill_(s == 0, 0.0)
 
 
-def _swish_backward(z: Tensor, beta: Tensor, upstream: Tensor, need_z: bool, need_beta: bool,
-                    out: Tensor | None = None) -> tuple[Tensor | None, Tensor | None]:
+def _swish_backward(z: Tensor, beta: float | Tensor, upstream: Tensor, need_z: bool,
+                    need_beta: bool, out: Tensor | None = None,
+                    ) -> tuple[Tensor | None, Tensor | None]:
     """For one block: upstream * d swish/dz, and the elementwise upstream * d swish/d beta.
 
     With s = sigmoid(beta z) and r = sigmoid(-beta z) = 1 - s (evaluated directly: 1 - s
@@ -152,10 +164,11 @@ def _swish_backward(z: Tensor, beta: Tensor, upstream: Tensor, need_z: bool, nee
         d swish/dz    = s + beta (z s) r
         d swish/dbeta = (z s)(z r) = z^2 s r
 
-    Both are written with z s and z r so that no 0 * inf appears for huge or infinite z.
+    Both are written with z s and z r, z clamped to the finite range, so that no 0 * inf
+    appears at huge or infinite z.
     """
     big = torch.finfo(z.dtype).max
-    zc = z.clamp(-big, big)                               # finite z: see _swish_forward
+    zc = z.clamp(-big, big)
     t = zc * beta
     s = torch.sigmoid(t)
     r = t.neg_().sigmoid_()                               # in place: t is not needed again
@@ -165,7 +178,10 @@ def _swish_backward(z: Tensor, beta: Tensor, upstream: Tensor, need_z: bool, nee
         grad_beta = zc.mul_(r).mul_(zs).mul_(upstream)    # in place: zc is not needed again
     grad_z = None
     if need_z:
-        grad_z = s.add_(zs.mul_(r).mul_(beta))            # in place: zs and s are ours
+        if isinstance(beta, float):                       # in place: zs and s are ours;
+            grad_z = s.add_(zs.mul_(r), alpha=beta)       # zs r first: beta zs may overflow
+        else:
+            grad_z = s.add_(zs.mul_(r).mul_(beta))        # in place: zs and s are ours
         grad_z = torch.mul(grad_z, upstream, out=out)
     return grad_z, grad_beta
 
@@ -189,8 +205,11 @@ class SwishFunction(torch.autograd.Function):
         Swish was proposed by Ramachandran, Zoph and Le (2017), "Searching for Activation
         Functions"; with :math:`\beta = 1` it is the SiLU (:func:`torch.nn.functional.silu`).
         :math:`\beta = 0` gives the line :math:`z/2`; :math:`\beta \to \infty` approaches ReLU.
-        Unlike ``F.silu``, ``swish(-inf) = 0`` (``F.silu`` gives nan) with gradient 0.
-        Backward is not itself differentiable (no double backward).
+        Unlike ``F.silu``, ``swish(-inf) = 0`` (``F.silu`` gives nan) with gradient 0; with
+        :math:`\beta < 0` the mirror image holds (``swish(+inf) = 0``). Like ``F.silu``, the
+        gate ``torch.sigmoid`` flushes to 0 below :math:`\beta z \approx -88.7` (float32) or
+        :math:`-709.8` (float64), where the exact result is below ~1e-36 resp. ~1e-305 in
+        magnitude. Backward is not itself differentiable (no double backward).
 
     Args:
         z (Tensor): input of any shape, floating point (float16/bfloat16 computed in float32).
@@ -222,7 +241,8 @@ class SwishFunction(torch.autograd.Function):
         shape = torch.broadcast_shapes(z.shape, beta.shape)
         if beta.numel() != 1 or shape != z.shape:        # beta not a scalar: no blocking
             return _swish_forward(z.to(dtype).expand(shape), gate).to(z.dtype)
-        return _elementwise(lambda zb, out: _swish_forward(zb, gate, out=out), dtype,
+        value = float(gate)  # one number for every block
+        return _elementwise(lambda zb, out: _swish_forward(zb, value, out=out), dtype,
                             torch.empty_like(z), z)
 
     @staticmethod
@@ -241,10 +261,11 @@ class SwishFunction(torch.autograd.Function):
             grad_beta = gb.sum_to_size(beta.shape).to(beta.dtype) if need_beta else None
             return grad_z, grad_beta
         grad_z = torch.empty_like(z) if need_z else None
+        value = float(gate)  # one number for every block
 
         def run(zb: Tensor, ub: Tensor, ob: Tensor | None = None) -> Tensor | None:
             direct = ob if ob is not None and ob.dtype == dtype else None
-            gz, gb = _swish_backward(zb.to(dtype), gate, ub.to(dtype), need_z, need_beta,
+            gz, gb = _swish_backward(zb.to(dtype), value, ub.to(dtype), need_z, need_beta,
                                      out=direct)
             if need_z and gz is not ob:
                 ob.copy_(gz)

@@ -208,20 +208,28 @@ def test_mish_at_infinities_and_nan(dtype):
     assert y[2].isnan() and dz[2].isnan()
 
 
+@pytest.mark.parametrize("elementwise", [False, True], ids=["0-d beta", "beta like z"])
 @pytest.mark.parametrize("dtype", [F32, F64])
 @pytest.mark.parametrize("beta", [1.0, 2.5])
-def test_swish_at_infinities_and_nan(dtype, beta):
-    y, dz, dbeta = swish_grads(torch.tensor(SPECIAL, dtype=dtype), beta, elementwise_beta=True)
-    assert y[0] == 0 and dz[0] == 0 and dbeta[0] == 0   # F.silu gives nan at -inf
-    assert y[1] == INF and dz[1] == 1 and dbeta[1] == 0
-    assert y[2].isnan() and dz[2].isnan() and dbeta[2].isnan()
+def test_swish_at_infinities_and_nan(dtype, beta, elementwise):
+    y, dz, dbeta = swish_grads(torch.tensor(SPECIAL, dtype=dtype), beta, elementwise)
+    assert y[0] == 0 and dz[0] == 0   # F.silu gives nan at -inf
+    assert y[1] == INF and dz[1] == 1
+    assert y[2].isnan() and dz[2].isnan() and dbeta.isnan().any()
+    if elementwise:
+        assert dbeta[0] == 0 and dbeta[1] == 0
 
 
-def test_swish_with_zero_beta_is_half_the_line_at_infinity():
-    y, dz, dbeta = swish_grads(torch.tensor([-INF, INF], dtype=F64), 0.0, elementwise_beta=True)
-    assert y.tolist() == [-INF, INF]
+@pytest.mark.parametrize("elementwise", [False, True], ids=["0-d beta", "beta like z"])
+def test_swish_limits_for_zero_and_negative_beta(elementwise):
+    y, dz, dbeta = swish_grads(torch.tensor([-INF, INF], dtype=F64), 0.0, elementwise)
+    assert y.tolist() == [-INF, INF]  # the line z / 2
     assert dz.tolist() == [0.5, 0.5]
-    assert dbeta.tolist() == [INF, INF]
+    assert (dbeta == INF).all()
+    y, dz, dbeta = swish_grads(torch.tensor([-INF, INF], dtype=F64), -1.0, elementwise)
+    assert y.tolist() == [-INF, 0.0]  # the mirror image: the gate closes at +inf
+    assert dz.tolist() == [1.0, 0.0]
+    assert (dbeta == 0).all()
 
 
 @pytest.mark.parametrize("dtype", [F32, F64])
