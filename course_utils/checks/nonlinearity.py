@@ -186,6 +186,20 @@ def _collapse_result(fn: Callable, weights: list[Array], biases: list[Array]
     return A, b
 
 
+def _collapse_hint_A(weights: Sequence[Array], A: Array) -> Callable:
+    def hint(at, expected, got):
+        reverse = np.asarray(weights[0], dtype=np.float64)
+        try:
+            for W in weights[1:]:
+                reverse = reverse @ np.asarray(W, dtype=np.float64)
+        except ValueError:
+            reverse = None
+        if reverse is not None and reverse.shape == A.shape and np.allclose(A, reverse):
+            return "the first layer acts first: A = W_L ... W_2 W_1 (order matters)."
+        return "A is the product of all L weight matrices, the last layer's on the left."
+    return hint
+
+
 def _collapse_hint_b(weights: Sequence[Array], biases: Sequence[Array]) -> Callable:
     def hint(at, expected, got):
         summed = np.sum([np.asarray(b, dtype=np.float64) for b in biases], axis=0)
@@ -201,8 +215,7 @@ def _check_collapse_case(fn: Callable, weights: list[Array], biases: list[Array]
     A, b = _collapse_result(fn, weights, biases)
     A_exp, b_exp = _probe_stack(weights, biases)
     rtol = _rtol(A.dtype)
-    _compare_array(_COLLAPSE, "A", A, A_exp, rtol=rtol,
-                   hint="the first layer acts first: A = W_L ... W_2 W_1 (order matters).")
+    _compare_array(_COLLAPSE, "A", A, A_exp, rtol=rtol, hint=_collapse_hint_A(weights, A))
     _compare_array(_COLLAPSE, "b", b, b_exp, rtol=rtol, hint=_collapse_hint_b(weights, biases))
 
 
