@@ -109,7 +109,7 @@ def grade(course: Course, assignment: str, students: list[str] | None = None,
     bar = tqdm(total=len(students), desc=f"grading {assignment}", unit="submission",
                file=sys.stderr, disable=not progress)
     started = {}
-    if workers <= 1:
+    if workers <= 1 or len(students) == 1:
         for student in students:
             started[student] = time.perf_counter()
             ok, error = _autograde_one(str(course.root), course.db_url, assignment, student)
@@ -118,7 +118,8 @@ def grade(course: Course, assignment: str, students: list[str] | None = None,
             bar.update()
     else:
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=min(workers, len(students)),
+                                 mp_context=context) as pool:
             t0 = time.perf_counter()
             futures = {pool.submit(_autograde_one, str(course.root), course.db_url,
                                    assignment, student): student for student in students}
