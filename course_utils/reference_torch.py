@@ -451,8 +451,8 @@ class PReLU(nn.Module):
         \text{PReLU}(z) = \begin{cases} z & \text{if } z \ge 0, \\ a z & \text{otherwise,}
         \end{cases}
         \qquad
-        \frac{\partial \mathcal{L}}{\partial a} = \sum_i \frac{\partial \mathcal{L}}
-            {\partial\,\text{PReLU}(z_i)}\, \min(z_i, 0) \cdot [z_i < 0]
+        \frac{\partial \mathcal{L}}{\partial a} = \sum_{i:\, z_i < 0}
+            \frac{\partial \mathcal{L}}{\partial\,\text{PReLU}(z_i)}\, z_i
 
     Note:
         From He, Zhang, Ren and Sun (2015), "Delving Deep into Rectifiers". The slope ``a``
