@@ -1,0 +1,176 @@
+"""A student works on 02_activation_units in JupyterLab, in a real browser.
+
+The steps run in order on one page (module-scoped fixtures): the lab as the student
+configuration shows it, the released notebook opened from the file browser, Run All, a
+readable failure, a solution typed in, a passing test, a figure and its slider, nbgrader's
+Validate. A screenshot of each step goes to the screenshots folder (see conftest).
+"""
+
+from __future__ import annotations
+
+import pytest
+from labui import (
+    STDERR,
+    cell,
+    errors,
+    menu,
+    menu_labels,
+    open_from_file_browser,
+    run_cell,
+    set_source,
+    wait_kernel_idle,
+)
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+ASSIGNMENT = "02_activation_units"
+NOTEBOOK = f"{ASSIGNMENT}.ipynb"
+
+# A correct sigmoid in a stable form: it only exponentiates non-positive numbers.
+SIGMOID = '''def sigmoid(z):
+    z = as_float(z)
+    # sigmoid(z) = exp(-softplus(-z)); logaddexp(0, -z) = log(1 + exp(-z)) without overflow
+    return np.asarray(np.exp(-np.logaddexp(0.0, -z)), dtype=z.dtype)
+'''
+# Swish from the student's own sigmoid (enough for the plot; its edge cases are not asked).
+SWISH = '''def swish(z, beta=1.0):
+    z = as_float(z)
+    return z * sigmoid(beta * z)
+'''
+
+
+@pytest.fixture(scope="module")
+def notebook(page, student_lab, shots):
+    """The lab opened as a student, the released notebook opened from the file browser."""
+    page.goto(student_lab.lab_url())
+    page.locator(".jp-DirListing-item").first.wait_for()
+    shots(page, "student_01_file_browser")
+    open_from_file_browser(page, "release", ASSIGNMENT, NOTEBOOK)
+    wait_kernel_idle(page)
+    return page
+
+
+def test_students_see_no_instructor_tools(notebook, student_lab, shots):
+    page = notebook
+    labels = menu_labels(page, "Nbgrader")
+    assert not [x for x in labels if "formgrader" in x.lower() or "create" in x.lower()], labels
+    assert "Assignment List" in labels  # the menu itself is there: the check looks at it
+    # No Create Assignment panel in the right sidebar, no formgrader on the server.
+    sidebar_tabs = page.locator("#jp-right-stack .lm-TabBar-tab, .jp-SideBar .lm-TabBar-tab")
+    titles = [t.get_attribute("title") or "" for t in sidebar_tabs.all()]
+    assert titles and not [t for t in titles if "Create Assignment" in t], titles
+    assert student_lab.get("formgrader") == 404
+    shots(page, "student_02_notebook_opened")
+
+
+def test_run_all_shows_a_readable_failure(notebook, shots):
+    page = notebook
+    menu(page, "Run", "Run All Cells")
+    first_test = cell(page, "# numerical_derivative: central differences")
+    expect(first_test.locator(STDERR)).to_contain_text(
+        "numerical_derivative: is not implemented yet.", timeout=120_000)
+    wait_kernel_idle(page)
+    # The traceback ends with the check's message: what is wrong, then one hint.
+    last = [line.strip() for line in errors(first_test).strip().splitlines()[-2:]]
+    assert last == [
+        "AssertionError: numerical_derivative: is not implemented yet.",
+        "Hint: replace `raise NotImplementedError()` with your code, then run that cell.",
+    ], last
+    first_test.scroll_into_view_if_needed()
+    shots(page, "student_03_run_all_readable_failure")
+
+
+def test_a_typed_solution_turns_the_test_green(notebook, shots):
+    page = notebook
+    # Run All stopped at the first failure: run the sigmoid stub and its test by hand.
+    exercise = cell(page, "def sigmoid(z):")
+    run_cell(page, exercise)
+    test = cell(page, "# sigmoid: values on a grid")
+    run_cell(page, test)
+    expect(test.locator(STDERR)).to_contain_text("sigmoid: is not implemented yet.")
+
+    set_source(page, exercise, SIGMOID)
+    run_cell(page, exercise)
+    assert errors(exercise) == ""
+    for first_line in ("# sigmoid: values on a grid", "# sigmoid: extremes",
+                       "# sigmoid: float32 stays float32"):
+        test = cell(page, first_line)
+        run_cell(page, test)
+        assert errors(test) == "", f"{first_line}: {errors(test)}"
+        expect(test.locator(".jp-OutputArea-output")).to_have_count(0)  # passing = silent
+    exercise.scroll_into_view_if_needed()
+    shots(page, "student_04_solution_passes")
+
+
+def test_figure_appears_and_the_slider_moves_it(notebook, shots):
+    page = notebook
+    exercise = cell(page, "def swish(z, beta=1.0):")
+    set_source(page, exercise, SWISH)
+    run_cell(page, exercise)
+    test = cell(page, "# swish: values on a grid")
+    run_cell(page, test)
+    assert errors(test) == ""
+
+    demo = cell(page, "fig = plots.show_swish_beta(swish)")
+    run_cell(page, demo)
+    assert errors(demo) == ""
+    # The static matplotlib figure, and the interactive one under the slider.
+    expect(demo.locator(".jp-OutputArea-output img")).to_have_count(2)
+    interactive = demo.locator(".widget-interact")
+    # The slider's own plot is the last image of the widget's output.
+    plot = interactive.locator(".widget-output img").last
+    expect(plot).to_be_visible()
+    before = plot.get_attribute("src")
+    assert before and before.startswith("data:image/png")
+    demo.scroll_into_view_if_needed()
+    shots(page, "student_05_figure_and_slider")
+
+    # Drag the slider's handle to the right with the mouse (beta = 1 -> about 6).
+    readout = interactive.locator(".widget-readout")
+    expect(readout).to_have_text("1.00")
+    handle = interactive.locator(".noUi-handle")
+    box = handle.bounding_box()
+    track = interactive.locator(".noUi-target").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + track["width"] / 4, y, steps=8)
+    page.mouse.up()
+    expect(readout).not_to_have_text("1.00")
+    assert float(readout.inner_text()) > 2.0
+    page.wait_for_function(
+        "([img, before]) => img.isConnected ? img.src !== before : true",
+        arg=[plot.element_handle(), before], timeout=30_000)
+    expect(plot).to_be_visible()
+    after = plot.get_attribute("src")
+    assert after and after.startswith("data:image/png") and after != before
+    wait_kernel_idle(page)
+    interactive.scroll_into_view_if_needed()
+    shots(page, "student_06_slider_moved")
+
+
+@pytest.mark.xfail(reason="course_utils.plotting.activations.swish_beta_widget draws with "
+                   "plt.show(), which also flushes show_swish_beta's static figure into the "
+                   "slider's output, so moving the slider erases it (fix: display(fig) in draw)",
+                   strict=False)
+def test_static_figure_survives_the_slider(notebook):
+    demo = cell(notebook, "fig = plots.show_swish_beta(swish)")
+    # The several-beta figure (outside the widget) and the slider's own plot.
+    expect(demo.locator(".jp-OutputArea-output img")).to_have_count(2, timeout=2_000)
+    expect(demo.locator(".widget-interact img")).to_have_count(1, timeout=2_000)
+
+
+def test_validate_button(notebook, shots):
+    page = notebook
+    page.locator(".validate-button").click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_be_visible(timeout=120_000)
+    expect(dialog).to_contain_text("The following cell failed:", timeout=120_000)
+    text = dialog.inner_text()
+    # The unfinished exercises are listed; the one the student solved is not.
+    assert "check_numerical_derivative" in text
+    assert 'check_values(sigmoid, "sigmoid")' not in text
+    shots(page, "student_07_validate", dialog.locator(".jp-Dialog-content"))
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    expect(dialog).to_have_count(0)
