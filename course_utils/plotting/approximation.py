@@ -22,25 +22,35 @@ _STYLE = {
 def plot_collapse(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], A: np.ndarray,
                   b: np.ndarray, sigma: Callable | None = np.tanh, sigma_name: str = "tanh",
                   x_range: tuple[float, float] = (-3.0, 3.0)):
-    """A deep stack (1 input, 1 output) without activation, its collapsed map ``A x + b``,
-    and the same stack with ``sigma`` between the layers, on one axis.
+    """Left: a deep stack (1 input, 1 output) without activation and its collapsed map
+    ``A x + b``. Right (if ``sigma``): the same layers with ``sigma`` between them, and the
+    best straight line through that curve (least squares), which cannot follow it.
 
     Returns the matplotlib Figure.
     """
     import matplotlib.pyplot as plt
 
     x = np.linspace(*x_range, 400)[:, None]
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    ax.plot(x[:, 0], forward_stack(x, weights, biases)[:, 0], lw=4, alpha=0.4,
+    panels = 1 if sigma is None else 2
+    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.8), squeeze=False)
+    ax = axes[0][0]
+    ax.plot(x[:, 0], forward_stack(x, weights, biases)[:, 0], lw=5, alpha=0.4,
             color="tab:blue", label=f"{len(weights)} linear layers, no activation")
     ax.plot(x[:, 0], (x @ A.T + b)[:, 0], "--", color="black", label="collapsed: A x + b")
-    if sigma is not None:
-        ax.plot(x[:, 0], forward_stack(x, weights, biases, sigma)[:, 0], color="tab:red",
-                label=f"the same layers with {sigma_name} between them")
-    ax.set_title("A stack of linear layers is one affine map")
+    ax.set_title("Without activation: one affine map")
     ax.set_xlabel("input x")
     ax.set_ylabel("network output")
     ax.legend()
+    if sigma is not None:
+        ax = axes[0][1]
+        y = forward_stack(x, weights, biases, sigma)[:, 0]
+        line = np.polyval(np.polyfit(x[:, 0], y, 1), x[:, 0])
+        ax.plot(x[:, 0], y, color="tab:red", label=f"the same layers, {sigma_name} between")
+        ax.plot(x[:, 0], line, "--", color="black", label="best affine fit (least squares)")
+        ax.set_title(f"With {sigma_name}: no affine map fits")
+        ax.set_xlabel("input x")
+        ax.set_ylabel("network output")
+        ax.legend()
     fig.tight_layout()
     return fig
 
