@@ -101,9 +101,9 @@ def _describe_args(args: tuple, kwargs: Mapping[str, Any]) -> str:
 def _warning_hint(caught: warnings.WarningMessage) -> str:
     text = str(caught.message)
     if "overflow" in text:
-        return ("an intermediate value overflowed (exp of a large number?): rewrite the formula "
-                "so that it only exponentiates non-positive numbers. Note that np.where "
-                "evaluates both branches on every element.")
+        return ("an intermediate value overflowed (exp of a large number, or a square or "
+                "product of large values?): rearrange the formula so that no step leaves the "
+                "float range. Note that np.where evaluates both branches on every element.")
     if "invalid value" in text:
         return "a nan appeared in an intermediate step (inf - inf, 0 * inf or inf / inf?)."
     if "divide by zero" in text:
