@@ -89,6 +89,7 @@ def chart(rates: list[TestRate], path: str | os.PathLike, title: str) -> Path:
               for r in ordered]
     ax.barh([r.test for r in ordered], [100 * r.rate for r in ordered], color=colors)
     ax.set_xlim(0, 100)
+    ax.margins(y=0.01)
     ax.set_xlabel("submissions passing (%)")
     ax.set_ylabel("test cell")
     ax.set_title(title)
