@@ -9,7 +9,11 @@ Validate. A screenshot of each step goes to the screenshots folder (see conftest
 from __future__ import annotations
 
 import pytest
-from labui import (
+
+pytest.importorskip("playwright.sync_api",
+                    reason="playwright is not installed: pip install -e '.[test]'.")
+
+from labui import (  # noqa: E402
     STDERR,
     cell,
     errors,
@@ -20,7 +24,7 @@ from labui import (
     set_source,
     wait_kernel_idle,
 )
-from playwright.sync_api import expect
+from playwright.sync_api import expect  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
