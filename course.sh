@@ -44,7 +44,7 @@ case "$cmd" in
     setup) setup ;;
     demo) setup; exec .venv/bin/python -m autograder demo "$@" ;;
     test) setup; exec .venv/bin/python -m pytest "$@" ;;
-    lab) setup; exec .venv/bin/jupyter lab --notebook-dir=release "$@" ;;
+    lab) setup; JUPYTER_CONFIG_PATH="$PWD/student${JUPYTER_CONFIG_PATH:+:$JUPYTER_CONFIG_PATH}" exec .venv/bin/jupyter lab --notebook-dir=release "$@" ;;
     grade) setup; exec .venv/bin/python -m autograder selfgrade "$@" ;;
     help | -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) echo "course.sh: unknown command '$cmd'; try ./course.sh help" >&2; exit 2 ;;
