@@ -9,6 +9,7 @@
 # Setup is idempotent: a virtual environment in .venv with the pinned packages of
 # pyproject.toml, reinstalled only when pyproject.toml or setup.py change.
 set -euo pipefail
+start_dir=$PWD
 cd "$(dirname "$0")"
 
 find_python() {
@@ -45,7 +46,13 @@ case "$cmd" in
     demo) setup; exec .venv/bin/python -m autograder demo "$@" ;;
     test) setup; exec .venv/bin/python -m pytest "$@" ;;
     lab) setup; JUPYTER_CONFIG_PATH="$PWD/student${JUPYTER_CONFIG_PATH:+:$JUPYTER_CONFIG_PATH}" exec .venv/bin/jupyter lab --notebook-dir=release "$@" ;;
-    grade) setup; exec .venv/bin/python -m autograder selfgrade "$@" ;;
+    grade)
+        setup
+        # A notebook path is meant relative to where the command was typed.
+        if [ $# -gt 0 ] && [[ $1 != /* ]] && [ -e "$start_dir/$1" ]; then
+            set -- "$start_dir/$1" "${@:2}"
+        fi
+        exec .venv/bin/python -m autograder selfgrade "$@" ;;
     help | -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) echo "course.sh: unknown command '$cmd'; try ./course.sh help" >&2; exit 2 ;;
 esac
