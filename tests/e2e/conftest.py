@@ -19,6 +19,7 @@ import pytest
 from labserver import CHROMIUM, CHROMIUM_ARGS, REPO, start_lab, stop_lab
 
 pytestmark = pytest.mark.e2e
+DOCS_SCREENSHOTS = REPO / "docs" / "screenshots"
 
 
 def pytest_configure(config):
@@ -91,16 +92,22 @@ def page(browser):
 
 @pytest.fixture(scope="session")
 def shots(tmp_path_factory):
-    """Save numbered screenshots of each step; returns ``shot(page, name, locator=None)``."""
+    """Save a screenshot of each step: ``shot(page, name, locator=None, keep=False)``.
+
+    Every screenshot goes to ``$E2E_SCREENSHOTS`` (default: a temporary directory). The
+    ones marked ``keep`` are the small set committed under ``docs/screenshots/`` (the
+    README shows two of them); ``E2E_UPDATE_DOCS=1`` refreshes them there.
+    """
     folder = Path(os.environ.get("E2E_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
     folder.mkdir(parents=True, exist_ok=True)
+    update_docs = os.environ.get("E2E_UPDATE_DOCS") == "1"
 
-    def shot(pg, name: str, locator=None) -> Path:
+    def shot(pg, name: str, locator=None, keep: bool = False) -> Path:
         path = folder / f"{name}.png"
-        if locator is not None:
-            locator.screenshot(path=str(path))
-        else:
-            pg.screenshot(path=str(path))
+        (locator or pg).screenshot(path=str(path))
+        if keep and update_docs:
+            DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, DOCS_SCREENSHOTS / path.name)
         return path
 
     shot.folder = folder

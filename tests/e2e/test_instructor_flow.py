@@ -93,7 +93,7 @@ def test_formgrader_lists_opens_and_records_a_manual_grade(page, instructor_lab,
         expect(table.locator("tr", has_text=student)).to_be_visible()
     expect(table.locator("tr", has_text=STUDENT)).to_contain_text("needs manual grading")
     expect(table.locator("tr", has_text=STUDENT)).to_contain_text("50 / 56")
-    shots(page, "instructor_02_formgrader_submissions")
+    shots(page, "instructor_02_formgrader_submissions", keep=True)
 
     # Manual Grading -> the notebook -> the student's submission.
     frame.locator("a", has_text=re.compile("^Manual Grading$")).first.click()
@@ -116,7 +116,7 @@ def test_formgrader_lists_opens_and_records_a_manual_grade(page, instructor_lab,
         score.fill("2")
         score.press("Tab")  # leaving the field saves it
     assert saved.value.ok
-    shots(page, "instructor_04_formgrader_manual_grade")
+    shots(page, "instructor_04_formgrader_manual_grade", keep=True)
 
     manual, needs, total = gradebook_grade(graded_course, ANSWER, STUDENT)
     assert manual == 2.0

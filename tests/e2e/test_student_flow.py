@@ -82,7 +82,7 @@ def test_run_all_shows_a_readable_failure(notebook, shots):
         "Hint: replace `raise NotImplementedError()` with your code, then run that cell.",
     ], last
     first_test.scroll_into_view_if_needed()
-    shots(page, "student_03_run_all_readable_failure")
+    shots(page, "student_03_run_all_readable_failure", keep=True)
 
 
 def test_a_typed_solution_turns_the_test_green(notebook, shots):
@@ -104,7 +104,7 @@ def test_a_typed_solution_turns_the_test_green(notebook, shots):
         assert errors(test) == "", f"{first_line}: {errors(test)}"
         expect(test.locator(".jp-OutputArea-output")).to_have_count(0)  # passing = silent
     exercise.scroll_into_view_if_needed()
-    shots(page, "student_04_solution_passes")
+    shots(page, "student_04_solution_passes", keep=True)
 
 
 def test_figure_appears_and_the_slider_moves_it(notebook, shots):
@@ -154,6 +154,26 @@ def test_figure_appears_and_the_slider_moves_it(notebook, shots):
     shots(page, "student_06_slider_moved")
 
 
+def test_plot_beside_a_failing_test(notebook, shots):
+    """The learner's swish passes its values test but not the extremes; its plot, opened in
+    a second view beside the notebook (JupyterLab's "New View for Cell Output"), stays in
+    sight while they read the message."""
+    page = notebook
+    edges = cell(page, "# swish: extremes")
+    run_cell(page, edges)
+    expect(edges.locator(STDERR)).to_contain_text("swish: emitted a RuntimeWarning")
+    assert "on input z = -inf" in errors(edges)
+
+    demo = cell(page, "fig = plots.show_swish_beta(swish)")
+    demo.locator(".jp-OutputArea-promptOverlay").first.click(button="right")
+    page.locator(".lm-Menu .lm-Menu-itemLabel", has_text="New View for Cell Output").click()
+    view = page.locator(".jp-LinkedOutputView")
+    expect(view.locator("img").first).to_be_visible()
+    # Scroll the notebook so that the end of the traceback, the message, is in sight.
+    edges.locator(STDERR).last.evaluate("el => el.scrollIntoView({block: 'end'})")
+    shots(page, "student_08_plot_beside_failing_test", keep=True)
+
+
 @pytest.mark.xfail(reason="course_utils.plotting.activations.swish_beta_widget draws with "
                    "plt.show(), which also flushes show_swish_beta's static figure into the "
                    "slider's output, so moving the slider erases it (fix: display(fig) in draw)",
@@ -175,6 +195,6 @@ def test_validate_button(notebook, shots):
     # The unfinished exercises are listed; the one the student solved is not.
     assert "check_numerical_derivative" in text
     assert 'check_values(sigmoid, "sigmoid")' not in text
-    shots(page, "student_07_validate", dialog.locator(".jp-Dialog-content"))
+    shots(page, "student_07_validate", dialog.locator(".jp-Dialog-content"), keep=True)
     dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
     expect(dialog).to_have_count(0)
