@@ -1,6 +1,6 @@
 """End-to-end fixtures: a JupyterLab server on loopback and Debian's Chromium via Playwright.
 
-Every test under ``tests/e2e/`` is marked ``e2e`` and skipped, with the reason, when
+Every test under ``tests/e2e/`` is marked ``e2e`` (and ``slow``) and skipped, with the reason, when
 ``/usr/bin/chromium`` (Debian's ``chromium`` package; ``.ci/run`` installs it) or the
 ``playwright`` package is missing. Playwright never downloads a browser here: it drives
 the system Chromium through ``executable_path``.
@@ -46,6 +46,7 @@ def pytest_collection_modifyitems(config, items):
         if here not in Path(str(item.fspath)).parents:
             continue
         item.add_marker(pytest.mark.e2e)
+        item.add_marker(pytest.mark.slow)  # they run notebooks too: `-m "not slow"` skips them
         if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
 

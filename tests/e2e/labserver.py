@@ -102,7 +102,6 @@ def start_lab(root: Path, home: Path, student: bool, timeout: float = 60.0):
         JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
         IPYTHONDIR=str(home / "ipython"),
-        MPLBACKEND="module://matplotlib_inline.backend_inline",
         PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
     )
     if student:
@@ -117,8 +116,8 @@ def start_lab(root: Path, home: Path, student: bool, timeout: float = 60.0):
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI run as root
         cmd.append("--allow-root")
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     lab = Lab(url=f"http://127.0.0.1:{port}", token=token, root=root, log=log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -136,7 +135,7 @@ def stop_lab(proc: subprocess.Popen) -> None:
     if proc.poll() is not None:
         return
     try:
-        os.killpg(proc.pid, signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
     except (subprocess.TimeoutExpired, ProcessLookupError):
         try:
