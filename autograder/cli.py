@@ -4,6 +4,7 @@
     build [ASSIGNMENT ...]        generate release/ from source/ (all assignments by default)
     collect ASSIGNMENT [--zip F]  submissions from nbgrader's exchange, or an LMS zip download
     grade ASSIGNMENT              autograde submitted/ in worker processes, then a summary
+    verify ASSIGNMENT             re-check graded submissions where learner code cannot reach
     feedback ASSIGNMENT           feedback HTML without hidden tests or mark schemes
     export [--to grades.csv]      grades as CSV, saying which still need manual grading
     report ASSIGNMENT             pass rate per exercise across the class, table and PNG
@@ -48,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("assignment", metavar="ASSIGNMENT")
     p.add_argument("--student", nargs="+", default=None, help="only these students")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+
+    p = sub.add_parser("verify", help="re-check autograded scores in a separate process")
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("--student", nargs="+", default=None, help="only these students")
+    p.add_argument("--dry-run", action="store_true", help="report only; leave the gradebook")
 
     p = sub.add_parser("feedback", help="write feedback HTML for autograded submissions")
     p.add_argument("assignment", metavar="ASSIGNMENT")
@@ -150,6 +156,20 @@ def cmd_grade(course: Course, args) -> int:
     return 1 if broken else 0
 
 
+def cmd_verify(course: Course, args) -> int:
+    from autograder import verify
+
+    name = _assignment(course, args.assignment)
+    reports = verify.verify(course, name, args.student, write=not args.dry_run)
+    if not reports:
+        raise ValueError(f"there are no submissions of {name} in {course.root / 'submitted'}.")
+    out = course.root / "reports" / f"{name}_verify.json"
+    verify.write_json(reports, out)
+    print(verify.render(reports))
+    print(f"\nReport: {out}")
+    return 0
+
+
 def cmd_feedback(course: Course, args) -> int:
     from autograder.grading import feedback
 
@@ -210,6 +230,7 @@ def cmd_demo(course: Course, args) -> int:
 
 
 COMMANDS = {
-    "build": cmd_build, "collect": cmd_collect, "grade": cmd_grade, "feedback": cmd_feedback,
+    "build": cmd_build, "collect": cmd_collect, "grade": cmd_grade, "verify": cmd_verify,
+    "feedback": cmd_feedback,
     "export": cmd_export, "report": cmd_report, "selfgrade": cmd_selfgrade, "demo": cmd_demo,
 }

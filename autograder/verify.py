@@ -1,0 +1,711 @@
+r"""Re-check autograded submissions in a process the learner's code never ran in.
+
+nbgrader runs the learner's cells and the test cells in one kernel, so a solution cell can
+change what the test cells see: ``np.allclose = lambda *a, **k: True``, a no-op'd
+``course_utils.checks._core.compare``, a custom exception handler that swallows
+``AssertionError``, a behaviour that depends on ``NBGRADER_EXECUTION``... The verifier
+decides every test cell it covers again, in a design where none of that can reach the
+comparison:
+
+* the **verifier process** (this module) never executes learner code. It executes the
+  instructor's test cells, read from ``source/`` (hidden tests included), with the
+  instructor's setup and helper cells, and the learner's functions replaced by *proxies*;
+* each proxy call goes over a pipe to a **child process** that executed only the
+  notebook's setup cell, the instructor's definition-only helper cells and the learner's
+  solution cells (by grade id, from the submitted notebook). The child calls the
+  learner's function and sends back the output;
+* arguments and results cross the pipe as NumPy's ``.npy`` bytes (``allow_pickle=False``
+  both ways) inside a small JSON header: no pickle, no object arrays, no learner objects
+  in the verifier. Warnings, exceptions, modified inputs and a returned input array are
+  reported and reproduced by the proxy, so ``course_utils.checks`` decides dtype, shape,
+  warnings and values with the same code, inputs and tolerances as the hidden tests.
+
+A test cell whose checks pass something the pipe cannot carry (a Python function such as
+``sigma``, a random generator) is *not covered*: nbgrader's score stands. Where nbgrader
+gave points that the verifier denies, the verifier sets that grade's ``auto_score`` to 0
+in the gradebook and explains why in the ``auto_comment`` of the exercise's solution cell;
+suspicious source patterns are listed for a human, never penalised.
+
+Use: ``python -m autograder verify ASSIGNMENT`` after ``grade`` (or
+:func:`verify_submission` for one student right after autograding it).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import io
+import json
+import os
+import re
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+import warnings
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+#: Seconds one call of a learner function may take in the child.
+CALL_TIMEOUT_S = 20.0
+#: Seconds the child may take to execute the setup and solution cells.
+LOAD_TIMEOUT_S = 60.0
+#: Seconds all verification of one submission may take.
+SUBMISSION_TIMEOUT_S = 300.0
+#: Times a child killed by a timeout is restarted for the next test cell.
+RESTARTS = 3
+
+#: (regular expression, why it deserves a look) over the learner's code cells.
+SUSPICIOUS = [
+    (r"NBGRADER_EXECUTION", "reads NBGRADER_EXECUTION (behaves differently under grading?)"),
+    (r"course_utils\s*\.\s*checks|from\s+course_utils\s+import\s+checks",
+     "touches the checks module"),
+    (r"\b_core\b", "names the checks' _core module"),
+    (r"course_utils\s*\.\s*reference|reference_torch|from\s+course_utils\s+import\s+reference",
+     "imports the reference solutions"),
+    (r"course_utils\s*\.\s*fixtures|elementwise\.npz|from\s+course_utils\s+import\s+fixtures",
+     "reads the visible tests' fixtures"),
+    (r"sys\s*\.\s*modules", "edits or reads sys.modules"),
+    (r"\bbuiltins\b|__builtins__", "touches builtins"),
+    (r"setattr\s*\(\s*(np|numpy|torch)\b", "setattr on numpy/torch"),
+    (r"\b(np|numpy|torch)\s*\.\s*[\w.]+\s*=(?!=)", "assigns into numpy/torch"),
+    (r"\bctypes\b", "uses ctypes"),
+    (r"os\s*\.\s*_exit|os\s*\.\s*kill|\bsys\s*\.\s*exit|raise\s+SystemExit", "exits the process"),
+    (r"signal\s*\.\s*signal", "installs a signal handler"),
+    (r"gc\s*\.\s*get_objects|gc\s*\.\s*get_referrers", "walks the garbage collector"),
+    (r"get_ipython|set_custom_exc|showtraceback|InteractiveShell",
+     "reaches into IPython (exception display?)"),
+    (r"sys\s*\.\s*_getframe|inspect\s*\.\s*(stack|currentframe)|sys\s*\.\s*settrace",
+     "inspects or traces stack frames"),
+    (r"\bAssertionError\s*=|except\s+AssertionError", "redefines or swallows AssertionError"),
+    (r"def\s+__eq__|def\s+__array_ufunc__|def\s+__array_function__|np\.ndarray\s*\)",
+     "defines array-like comparison hooks (an ndarray subclass?)"),
+]
+
+
+class Unverifiable(BaseException):
+    """A test cell the pipe cannot carry (a BaseException, so that checks don't catch it)."""
+
+
+# ---------------------------------------------------------------------------------------
+# The wire: a JSON header and .npy blobs, length-prefixed
+
+
+def _encode(value, blobs: list[bytes], *, strict: bool):
+    """A JSON tree of ``value``; arrays go to ``blobs`` as .npy bytes (no pickle).
+
+    ``strict`` (the verifier's side): anything else raises Unverifiable. Otherwise (the
+    child's side) an unknown object is sent as its type name only.
+    """
+    if isinstance(value, (np.ndarray, np.generic)):  # first: np.float64 is a float
+        arr = np.asarray(value)  # a subclass becomes a plain ndarray: its hooks stay behind
+        if arr.dtype.hasobject:
+            if strict:
+                raise Unverifiable("an object array cannot cross the pipe")
+            return {"t": "obj", "v": f"{type(value).__name__} of Python objects"}
+        buf = io.BytesIO()
+        np.save(buf, arr, allow_pickle=False)
+        blobs.append(buf.getvalue())
+        return {"t": "np" if isinstance(value, np.generic) else "nd", "b": len(blobs) - 1}
+    if value is None or type(value) in (bool, int, float, str):
+        return {"t": "py", "v": value}
+    if isinstance(value, (list, tuple)):
+        return {"t": type(value).__name__ if type(value) in (list, tuple) else "list",
+                "v": [_encode(v, blobs, strict=strict) for v in value]}
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {"t": "dict", "v": {k: _encode(v, blobs, strict=strict) for k, v in value.items()}}
+    if isinstance(value, np.ufunc) and getattr(np, value.__name__, None) is value:
+        return {"t": "ufunc", "v": value.__name__}
+    if strict:
+        raise Unverifiable(f"a {type(value).__name__} argument cannot cross the pipe")
+    return {"t": "obj", "v": type(value).__name__}
+
+
+def _decode(tree, blobs: list[bytes]):
+    kind = tree["t"]
+    if kind == "py":
+        return tree["v"]
+    if kind in ("nd", "np"):
+        arr = np.load(io.BytesIO(blobs[tree["b"]]), allow_pickle=False)
+        return arr[()] if kind == "np" else arr
+    if kind in ("list", "tuple"):
+        items = [_decode(v, blobs) for v in tree["v"]]
+        return items if kind == "list" else tuple(items)
+    if kind == "dict":
+        return {k: _decode(v, blobs) for k, v in tree["v"].items()}
+    if kind == "ufunc":
+        return getattr(np, tree["v"])
+    return type(str(tree["v"]), (), {})()  # an opaque stand-in with the right type name
+
+
+def _send(fd: int, header: dict, blobs: list[bytes]) -> None:
+    head = json.dumps({**header, "blobs": [len(b) for b in blobs]}).encode()
+    data = struct.pack(">Q", len(head)) + head + b"".join(blobs)
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
+    chunks, left = [], n
+    while left:
+        if deadline is not None:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+                raise TimeoutError
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _receive(fd: int, deadline: float | None = None) -> tuple[dict, list[bytes]]:
+    (size,) = struct.unpack(">Q", _read_exact(fd, 8, deadline))
+    if size > 1 << 26:
+        raise EOFError
+    header = json.loads(_read_exact(fd, size, deadline))
+    sizes = header.get("blobs", [])
+    if sum(sizes) > 1 << 30:
+        raise EOFError
+    return header, [_read_exact(fd, s, deadline) for s in sizes]
+
+
+def _leaves(value, path=()):
+    """(path, array) of every ndarray inside nested lists, tuples and dicts."""
+    if isinstance(value, np.ndarray):
+        yield path, value
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _leaves(v, (*path, i))
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaves(v, (*path, k))
+
+
+def _at(value, path):
+    for key in path:
+        value = value[key]
+    return value
+
+
+# ---------------------------------------------------------------------------------------
+# The child: executes the learner's cells, serves calls
+
+
+class _ShellStub:
+    """``get_ipython()`` in the child: every method does nothing."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def _child_main(fd_in: int, fd_out: int) -> None:
+    namespace: dict = {"__name__": "__main__", "get_ipython": _ShellStub}
+    while True:
+        try:
+            header, blobs = _receive(fd_in)
+        except (EOFError, OSError):
+            return
+        if header["op"] == "load":
+            errors = []
+            for source in header["cells"]:
+                try:
+                    exec(compile(_python(source), "<cell>", "exec"), namespace)
+                except BaseException as exc:  # noqa: BLE001 (nbgrader goes on after errors)
+                    errors.append(f"{type(exc).__name__}: {exc}"[:200])
+            names = [n for n in header["names"] if n in namespace]
+            _send(fd_out, {"names": names, "errors": errors}, [])
+        elif header["op"] == "call":
+            _send(fd_out, *_child_call(namespace, header, blobs))
+
+
+def _child_call(namespace: dict, header: dict, blobs: list[bytes]) -> tuple[dict, list]:
+    args = _decode(header["args"], blobs)
+    kwargs = _decode(header["kwargs"], blobs)
+    before = [(p, a.copy()) for p, a in _leaves([args, kwargs])]
+    reply: dict = {"error": None, "warnings": [], "mutated": [], "returns_arg": None}
+    out: list[bytes] = []
+    result = None
+    with warnings.catch_warnings(record=True) as caught, np.errstate(**header["errstate"]):
+        warnings.simplefilter("always")
+        try:
+            result = namespace[header["name"]](*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 (reported to the verifier)
+            reply["error"] = [type(exc).__name__, str(exc)[:500]]
+    reply["warnings"] = [[w.category.__name__, str(w.message)[:300]] for w in caught[:5]]
+    try:
+        if reply["error"] is None:
+            reply["result"] = _encode(result, out, strict=False)
+            if isinstance(result, np.ndarray):
+                for path, original in _leaves([args, kwargs]):
+                    if np.shares_memory(result, original):
+                        reply["returns_arg"] = list(path)
+                        break
+        for path, copy in before:
+            now = _at([args, kwargs], path)
+            if now.shape != copy.shape or now.tobytes() != copy.tobytes():
+                reply["mutated"].append([list(path), _encode(now, out, strict=False)])
+    except BaseException as exc:  # noqa: BLE001 (a result that cannot be sent)
+        reply = {"error": [type(exc).__name__, f"its result could not be sent: {exc}"[:500]],
+                 "warnings": [], "mutated": [], "returns_arg": None}
+        out = []
+    return reply, out
+
+
+def _python(source: str) -> str:
+    """Cell source as plain Python (IPython magics become calls on get_ipython())."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(source)
+
+
+# ---------------------------------------------------------------------------------------
+# The verifier's side of the pipe
+
+
+class Child:
+    """A child process running the learner's cells; ``call`` evaluates one function."""
+
+    def __init__(self, cells: list[str], names: list[str], cwd: Path):
+        self.cells, self.names, self.cwd = cells, names, cwd
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+        self.defined: list[str] = []
+        self.load_errors: list[str] = []
+        self.isolation = "none (autograder.sandbox offers no helper)"
+
+    def start(self) -> None:
+        self.starts += 1
+        c_in, p_out = os.pipe()   # verifier -> child
+        p_in, c_out = os.pipe()   # child -> verifier
+        argv = [sys.executable, "-m", "autograder.verify", "--child", str(c_in), str(c_out)]
+        argv = self._sandboxed(argv)
+        env = {**os.environ, "NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "Agg",
+               "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, pass_fds=(c_in, c_out),
+                                     cwd=str(self.cwd), env=env, start_new_session=True)
+        os.close(c_in)
+        os.close(c_out)
+        self.fd_out, self.fd_in = p_out, p_in
+        _send(self.fd_out, {"op": "load", "cells": self.cells, "names": self.names}, [])
+        try:
+            header, _ = _receive(self.fd_in, time.monotonic() + LOAD_TIMEOUT_S)
+        except (TimeoutError, EOFError, OSError):
+            self.stop()
+            self.defined, self.load_errors = [], ["the solution cells did not finish loading"]
+            return
+        self.defined, self.load_errors = header["names"], header["errors"]
+
+    def _sandboxed(self, argv: list[str]) -> list[str]:
+        """``argv`` run through part A's sandbox when it offers ``sandbox.wrap_command``."""
+        try:
+            from autograder import sandbox  # type: ignore[attr-defined]
+        except ImportError:
+            return argv
+        wrap = getattr(sandbox, "wrap_command", None)
+        if wrap is None:
+            return argv
+        try:
+            wrapped = list(wrap(argv, readable=[str(self.cwd)]))
+        except Exception as exc:  # noqa: BLE001 (unavailable: say so, run plainly)
+            self.isolation = f"none (sandbox unavailable: {exc})"
+            return argv
+        self.isolation = "autograder.sandbox.wrap_command"
+        return wrapped
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        for fd in (self.fd_in, self.fd_out):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+        self.proc = None
+
+    def call(self, name: str, args: tuple, kwargs: dict):
+        blobs: list[bytes] = []
+        header = {"op": "call", "name": name, "errstate": np.geterr(),
+                  "args": _encode(list(args), blobs, strict=True),
+                  "kwargs": _encode(kwargs, blobs, strict=True)}
+        if not self.alive():
+            raise RuntimeError(f"{name}: the process running your code has stopped")
+        try:
+            _send(self.fd_out, header, blobs)
+            reply, out = _receive(self.fd_in, time.monotonic() + CALL_TIMEOUT_S)
+        except TimeoutError:
+            self.stop()
+            raise TimeoutError(f"{name} did not return within {CALL_TIMEOUT_S:g} s") from None
+        except (EOFError, OSError):
+            self.stop()
+            raise RuntimeError(f"{name}: the process running your code died") from None
+        for path, tree in reply["mutated"]:
+            target = _at([list(args), kwargs], path)
+            new = _decode(tree, out)
+            if isinstance(target, np.ndarray) and target.flags.writeable and isinstance(
+                    new, np.ndarray) and new.shape == target.shape:
+                np.copyto(target, new, casting="unsafe")
+        for category, message in reply["warnings"]:
+            cls = getattr(builtins, category, None)
+            if not (isinstance(cls, type) and issubclass(cls, Warning)):
+                cls = UserWarning
+            warnings.warn(message, cls, stacklevel=2)
+        if reply["error"] is not None:
+            kind, message = reply["error"]
+            if kind == "NotImplementedError":
+                raise NotImplementedError(message)
+            raise type(kind, (Exception,), {})(message)
+        if reply["returns_arg"] is not None:
+            return _at([list(args), kwargs], reply["returns_arg"])
+        return _decode(reply["result"], out)
+
+
+class Proxy:
+    """Stands in for the learner's function ``name`` in the verifier's test cells."""
+
+    def __init__(self, child: Child, name: str):
+        self.child, self.__name__, self.__qualname__ = child, name, name
+
+    def __call__(self, *args, **kwargs):
+        return self.child.call(self.__name__, args, kwargs)
+
+    def __repr__(self):
+        return f"<function {self.__name__}>"
+
+
+# ---------------------------------------------------------------------------------------
+# Reading the notebooks
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def defined_names(source: str) -> list[str]:
+    """Top-level names a cell defines (def, class, assignment, import)."""
+    try:
+        tree = ast.parse(_python(source))
+    except SyntaxError:
+        return []
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign):
+            names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+    return names
+
+
+def _definitions_only(source: str) -> bool:
+    """Whether an instructor cell only imports and defines (safe and cheap to re-run)."""
+    try:
+        tree = ast.parse(_python(source))
+    except SyntaxError:
+        return False
+    allowed = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef, ast.Assign)
+    for node in tree.body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue
+        if isinstance(node, ast.Expr) and "get_ipython" in ast.unparse(node):
+            continue  # %matplotlib inline and friends
+        if not isinstance(node, allowed):
+            return False
+    return True
+
+
+@dataclass
+class Plan:
+    """What the source notebook says: the cells to run and the test cells to decide."""
+
+    notebook: str
+    instructor: list[tuple[str, str]]      # (grade id or "", source) of setup/helper cells
+    solutions: list[str]                   # solution grade ids, in order
+    order: list[tuple[str, str]]           # ("instructor", source) | ("solution", grade id)
+    learner_names: list[str]
+    tests: dict[str, tuple[str, float]]    # grade id -> (source with hidden tests, points)
+
+
+def plan(source_notebook: Path) -> Plan:
+    """Read ``source/<a>/<a>.ipynb``: setup and helper cells, solutions, test cells."""
+    import nbformat
+
+    nb = nbformat.read(str(source_notebook), as_version=4)
+    instructor, solutions, order, names, tests = [], [], [], [], {}
+    first_code = True
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        meta = _meta(cell)
+        gid = meta.get("grade_id", "")
+        if meta.get("solution"):
+            solutions.append(gid)
+            order.append(("solution", gid))
+            names += defined_names(cell.source)
+        elif meta.get("grade"):
+            tests[gid] = (cell.source, float(meta.get("points", 0) or 0))
+        elif first_code or _definitions_only(cell.source):
+            instructor.append((gid, cell.source))
+            order.append(("instructor", cell.source))
+        first_code = False
+    return Plan(source_notebook.stem, instructor, solutions, order, list(dict.fromkeys(names)),
+                tests)
+
+
+def learner_cells(submitted: dict, p: Plan) -> list[str]:
+    """The cells the child runs: instructor cells from source/, then for each solution
+    grade id every submitted cell carrying it (a split cell keeps both halves), in order."""
+    by_id: dict[str, list[str]] = {}
+    for cell in submitted.get("cells", []):
+        meta = _meta(cell)
+        if cell.get("cell_type") == "code" and meta.get("solution"):
+            src = cell.get("source", "")
+            by_id.setdefault(meta.get("grade_id", ""), []).append(
+                "".join(src) if isinstance(src, list) else src)
+    cells = []
+    for kind, value in p.order:
+        cells += [value] if kind == "instructor" else by_id.get(value, [])
+    return cells
+
+
+def suspicious(submitted: dict) -> list[str]:
+    """'cell N: reason: `line`' for every suspicious line in the learner's code cells."""
+    found = []
+    for n, cell in enumerate(submitted.get("cells", [])):
+        meta = _meta(cell)
+        if cell.get("cell_type") != "code" or (meta.get("locked") and not meta.get("solution")):
+            continue
+        src = cell.get("source", "")
+        src = "".join(src) if isinstance(src, list) else src
+        for line in src.splitlines():
+            for pattern, why in SUSPICIOUS:
+                if re.search(pattern, line):
+                    found.append(f"cell {n} ({meta.get('grade_id', 'added cell')}): {why}: "
+                                 f"`{line.strip()[:80]}`")
+    return found
+
+
+# ---------------------------------------------------------------------------------------
+# Deciding the test cells
+
+
+@dataclass
+class CellVerdict:
+    grade_id: str
+    status: str          # "pass", "fail" or "not covered"
+    reason: str = ""
+    nbgrader_score: float | None = None
+    max_score: float = 0.0
+    revoked: bool = False
+
+
+@dataclass
+class SubmissionReport:
+    student: str
+    assignment: str
+    cells: list[CellVerdict] = field(default_factory=list)
+    suspicious: list[str] = field(default_factory=list)
+    error: str = ""
+    isolation: str = ""
+    seconds: float = 0.0
+
+    @property
+    def revoked(self) -> list[CellVerdict]:
+        return [c for c in self.cells if c.revoked]
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.revoked or self.suspicious)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:200]
+
+
+def run_test_cell(source: str, namespace: dict, learner_names: list[str]) -> tuple[str, str]:
+    """Execute one instructor test cell in ``namespace``; (status, reason)."""
+    stderr = io.StringIO()
+    try:
+        code = compile(_python(source), "<test cell>", "exec")
+        with redirect_stdout(io.StringIO()), redirect_stderr(stderr), \
+                warnings.catch_warnings(), np.errstate(all="warn", under="ignore"):
+            warnings.simplefilter("default")
+            exec(code, namespace)
+    except Unverifiable as exc:
+        return "not covered", str(exc)
+    except NameError as exc:
+        if exc.name in learner_names:
+            return "fail", f"{exc.name} is not defined"
+        return "not covered", f"the test cell needs {exc.name}, defined outside the solutions"
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 (the learner's failure)
+        return "fail", _first_line(exc)
+    if stderr.getvalue().strip():
+        return "fail", "wrote to stderr: " + stderr.getvalue().strip().splitlines()[0][:150]
+    return "pass", ""
+
+
+def decide(submitted: dict, p: Plan, cwd: Path) -> tuple[dict[str, tuple[str, str]], Child]:
+    """{test grade id: (status, reason)} for one submitted notebook, and its child."""
+    child = Child(learner_cells(submitted, p), p.learner_names, cwd)
+    verdicts: dict[str, tuple[str, str]] = {}
+    deadline = time.monotonic() + SUBMISSION_TIMEOUT_S
+    try:
+        child.start()
+        namespace: dict = {"__name__": "__verify__"}
+        for _, source in p.instructor:
+            try:
+                exec(compile(_python(source), "<setup>", "exec"), namespace)
+            except Exception:  # noqa: BLE001 (an instructor cell that needs a kernel)
+                pass
+        for gid, (source, _) in p.tests.items():
+            if time.monotonic() > deadline:
+                verdicts[gid] = ("not covered", "the verification ran out of time")
+                continue
+            if not child.alive() and child.starts <= RESTARTS:
+                child.start()
+            ns = dict(namespace)
+            ns.update({n: Proxy(child, n) for n in child.defined})
+            for n in p.learner_names:
+                if n not in child.defined:
+                    ns.pop(n, None)
+            verdicts[gid] = run_test_cell(source, ns, p.learner_names)
+            namespace.update({k: v for k, v in ns.items() if not isinstance(v, Proxy)
+                              and k not in p.learner_names})
+    finally:
+        child.stop()
+    return verdicts, child
+
+
+# ---------------------------------------------------------------------------------------
+# The gradebook
+
+
+def _solution_for(test_id: str, solutions: list[str]) -> str | None:
+    """The solution cell of the exercise a test cell belongs to (longest common prefix)."""
+    best = None
+    for sol in solutions:
+        stem = sol.removesuffix("_solution")
+        if test_id.startswith(stem + "_") and (best is None or len(sol) > len(best)):
+            best = sol
+    return best
+
+
+def apply(course, assignment: str, report: SubmissionReport, p: Plan, *, write: bool) -> None:
+    """Read nbgrader's scores into ``report``; with ``write``, set denied scores to 0."""
+    from nbgrader.api import MissingEntry
+
+    with course.gradebook() as gb:
+        reasons: dict[str, list[str]] = {}
+        for verdict in report.cells:
+            try:
+                grade = gb.find_grade(verdict.grade_id, p.notebook, assignment, report.student)
+            except MissingEntry:
+                continue
+            verdict.nbgrader_score = grade.auto_score
+            verdict.max_score = float(grade.max_score or 0)
+            if verdict.status == "fail" and (grade.auto_score or 0) > 0:
+                verdict.revoked = True
+                if write:
+                    grade.auto_score = 0.0
+                sol = _solution_for(verdict.grade_id, p.solutions)
+                if sol:
+                    reasons.setdefault(sol, []).append(
+                        f"{verdict.grade_id}: {verdict.nbgrader_score:g} point(s) set to 0 by "
+                        f"the independent re-check ({verdict.reason})")
+        if write:
+            for sol, lines in reasons.items():
+                try:
+                    comment = gb.find_comment(sol, p.notebook, assignment, report.student)
+                except MissingEntry:
+                    continue
+                note = "\n".join(lines)
+                if not (comment.auto_comment or "").endswith(note):
+                    comment.auto_comment = note
+            gb.db.commit()
+
+
+# ---------------------------------------------------------------------------------------
+# Entry points
+
+
+def verify_submission(course, assignment: str, student: str, *, write: bool = True,
+                      p: Plan | None = None) -> SubmissionReport:
+    """Re-check one autograded submission; revoke denied points when ``write``."""
+    t0 = time.perf_counter()
+    p = p or plan(course.notebook(assignment))
+    report = SubmissionReport(student, assignment)
+    path = course.submitted(student, assignment) / f"{p.notebook}.ipynb"
+    try:
+        submitted = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(submitted, dict):
+            raise ValueError("not a notebook")
+    except (OSError, ValueError) as exc:
+        report.error = f"the submitted notebook cannot be read ({type(exc).__name__})"
+        report.seconds = time.perf_counter() - t0
+        return report
+    report.suspicious = suspicious(submitted)
+    verdicts, child = decide(submitted, p, path.parent)
+    report.isolation = child.isolation
+    report.cells = [CellVerdict(gid, status, reason) for gid, (status, reason) in verdicts.items()]
+    apply(course, assignment, report, p, write=write)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def verify(course, assignment: str, students: list[str] | None = None, *,
+           write: bool = True) -> list[SubmissionReport]:
+    """Re-check the autograded submissions of ``assignment`` (all by default)."""
+    from autograder.grading import submitted_students
+
+    p = plan(course.notebook(assignment))
+    students = submitted_students(course, assignment) if students is None else students
+    return [verify_submission(course, assignment, s, write=write, p=p) for s in students]
+
+
+def render(reports: list[SubmissionReport]) -> str:
+    """A plain-text summary: per submission, revoked points and suspicious lines."""
+    lines = []
+    for r in reports:
+        covered = [c for c in r.cells if c.status != "not covered"]
+        head = f"{r.student}: "
+        if r.error:
+            lines.append(head + f"not verified: {r.error}")
+            continue
+        lost = sum(c.nbgrader_score or 0 for c in r.revoked)
+        head += f"{len(covered)} of {len(r.cells)} test cell(s) re-checked"
+        head += f"; {lost:g} point(s) revoked" if r.revoked else "; agrees with nbgrader"
+        lines.append(head)
+        lines += [f"  revoked {c.grade_id}: {c.reason}" for c in r.revoked]
+        lines += [f"  suspicious: {s}" for s in r.suspicious]
+    if reports:
+        lines.append(f"(learner code ran in a child process; isolation: {reports[0].isolation})")
+    return "\n".join(lines)
+
+
+def write_json(reports: list[SubmissionReport], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([{**asdict(r), "flagged": r.flagged} for r in reports],
+                               indent=1))
+
+
+if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "--child":
+    _child_main(int(sys.argv[2]), int(sys.argv[3]))
