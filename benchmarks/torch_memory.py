@@ -22,7 +22,9 @@ Measured per variant:
     the input but runs no layers; on CUDA (when available) also
     ``torch.cuda.max_memory_allocated`` above the memory allocated before the run;
 (c) median time of forward + backward, all variants timed round-robin in one process so that
-    load from other processes on the machine spreads over all of them alike.
+    load from other processes on the machine spreads over all of them alike; with torch's
+    default number of threads, and with one thread (the cost of the arithmetic alone, less
+    sensitive to other processes competing for the cores).
 
 Prints a markdown table with ratios to the native variant; ``measure()`` returns its rows.
 Targets (COURSE_MAP / benchmarks/README.md): ``MishFunction`` peak <= 1.1x native, time
@@ -172,15 +174,23 @@ def _run_child(key: str, size: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _times(size: int, repeats: int) -> dict[tuple[str, str], float]:
-    x = _input(size)
-    samples: dict[tuple[str, str], list[float]] = {k: [] for k in VARIANTS}
-    for _ in range(repeats):
-        for key in VARIANTS:
-            x.grad = None
-            start = time.perf_counter()
-            _run_variant(key, x)
-            samples[key].append(time.perf_counter() - start)
+def _times(size: int, repeats: int, threads: int | None = None,
+           ) -> dict[tuple[str, str], float]:
+    """Median seconds of forward + backward per variant, with ``threads`` intra-op threads
+    (torch's default when None), the variants interleaved."""
+    default = torch.get_num_threads()
+    torch.set_num_threads(threads or default)
+    try:
+        x = _input(size)
+        samples: dict[tuple[str, str], list[float]] = {k: [] for k in VARIANTS}
+        for _ in range(repeats):
+            for key in VARIANTS:
+                x.grad = None
+                start = time.perf_counter()
+                _run_variant(key, x)
+                samples[key].append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(default)
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
@@ -189,11 +199,12 @@ def measure(quick: bool = False, size: int | None = None,
     """One row per (unit, variant): saved bytes, peak bytes (CPU; CUDA if present), median
     seconds, and their ratios to the native variant of the same unit."""
     size = size or (QUICK_SIZE if quick else FULL_SIZE)
-    repeats = repeats or (5 if quick else 7)
+    repeats = repeats or (3 if quick else 5)
     _warm_up("cpu")
     baseline = _run_child("baseline", size)
     peaks = {k: _run_child("/".join(k), size) for k in VARIANTS}
     times = _times(size, repeats)
+    times_1 = _times(size, repeats, threads=1)
     x = _input(size)
     rows = []
     for key in VARIANTS:
@@ -203,14 +214,17 @@ def measure(quick: bool = False, size: int | None = None,
             "tensor_bytes": x.numel() * x.element_size(),
             "saved_bytes": saved_bytes(VARIANTS[key], x),
             "peak_bytes": peaks[key]["maxrss"] - baseline["maxrss"],
+            "threads": torch.get_num_threads(),
             "seconds": times[key],
+            "seconds_1_thread": times_1[key],
         }
         if "cuda_peak" in peaks[key]:
             row["cuda_peak_bytes"] = peaks[key]["cuda_peak"]
         rows.append(row)
     for row in rows:
         native = next(r for r in rows if r["unit"] == row["unit"] and r["variant"] == "native")
-        for field in ("saved_bytes", "peak_bytes", "seconds", "cuda_peak_bytes"):
+        for field in ("saved_bytes", "peak_bytes", "seconds", "seconds_1_thread",
+                      "cuda_peak_bytes"):
             if field in row:
                 row[field.replace("_bytes", "") + "_ratio"] = row[field] / native[field]
     return rows
@@ -220,7 +234,8 @@ def table(rows: list[dict]) -> str:
     """The rows as a markdown table; a custom Function over its target is marked."""
     cuda = any("cuda_peak_bytes" in r for r in rows)
     mib = 2.0 ** 20
-    head = ["unit", "variant", "saved for backward", "peak (CPU RSS)", "time (median)"]
+    head = ["unit", "variant", "saved for backward", "peak (CPU RSS)",
+            f"time ({rows[0]['threads']} threads)", "time (1 thread)"]
     if cuda:
         head.append("peak (CUDA)")
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
@@ -234,6 +249,7 @@ def table(rows: list[dict]) -> str:
             f"{r['saved_bytes'] / mib:.0f} MiB ({r['saved_ratio']:.2f}x)",
             f"{r['peak_bytes'] / mib:.0f} MiB ({r['peak_ratio']:.2f}x){mark['peak']}",
             f"{r['seconds'] * 1e3:.0f} ms ({r['seconds_ratio']:.2f}x){mark['seconds']}",
+            f"{r['seconds_1_thread'] * 1e3:.0f} ms ({r['seconds_1_thread_ratio']:.2f}x)",
         ]
         if cuda:
             cells.append(f"{r['cuda_peak_bytes'] / mib:.0f} MiB ({r['cuda_peak_ratio']:.2f}x)")
