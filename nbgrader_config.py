@@ -15,6 +15,12 @@ ACTIVATION_UNITS_DB_URL
 ACTIVATION_UNITS_EXCHANGE
     The nbgrader exchange directory (``nbgrader release_assignment`` / ``collect``).
     Default: ``exchange/`` in the course root.
+ACTIVATION_UNITS_ISOLATION
+    ``on`` (default): graded code runs in a bubblewrap sandbox (no network, user nobody,
+    rlimits, only its own submission and the installed packages visible); grading refuses to
+    run where the sandbox cannot start. ``off``: the explicit opt-out. See docs/GRADING.md.
+ACTIVATION_UNITS_CELL_TIMEOUT
+    Seconds a cell may run while grading (default 120); the tests lower it.
 """
 
 import os
@@ -42,8 +48,13 @@ c.Exchange.root = os.environ.get("ACTIVATION_UNITS_EXCHANGE", os.path.join(ROOT,
 # says; a cell that runs longer than the timeout is interrupted and scores 0, and the rest
 # of the notebook still runs. The solutions run in well under a minute in all.
 c.Execute.kernel_name = "python3"
-c.Execute.timeout = 120
+c.Execute.timeout = int(os.environ.get("ACTIVATION_UNITS_CELL_TIMEOUT", "120"))
 c.Execute.interrupt_on_timeout = True
+# Isolation: the kernel used for grading runs in a sandbox (autograder/sandbox.py), unless
+# ACTIVATION_UNITS_ISOLATION=off. This sets c.Execute.kernel_name.
+from autograder import sandbox  # noqa: E402
+
+sandbox.configure(c)
 # (The kernel log level keeps its start-up chatter off the grader's terminal.)
 c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
 # Output limits: a runaway print loop or a recursion error does not bloat the gradebook or
@@ -57,6 +68,20 @@ c.LimitOutput.max_traceback = 40
 c.ClearMarkScheme.enforce_metadata = False
 
 # --- Autograding ----------------------------------------------------------------------
+# Every submission gets a grade and a reason (autograder/outcomes.py, docs/GRADING.md): a
+# kernel that dies or ignores the interrupt is recorded on the cell where it happened, the
+# cells after it score 0, the cells before it keep their scores; code files submitted next
+# to the notebook (a numpy.py) are removed before it runs.
+c.Autograde.autograde_preprocessors = [
+    "autograder.outcomes.GuardedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.GuardedExecute.kill_grace = 5
 # A deleted (or cut-and-pasted away) test cell is restored from the gradebook and graded.
 c.OverwriteCells.add_missing_cells = True
 # Students are created on the fly by `autograde` (self-learners, LMS downloads).
@@ -68,6 +93,7 @@ c.Autograde.create_student = True
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "autograder.feedback.HideHiddenTests",
+    "autograder.outcomes.ShowGradingNotes",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 

@@ -40,6 +40,10 @@ class Outcome:
     needs_manual_grade: bool = False
     failed_tests: list[str] = field(default_factory=list)
     n_tests: int = 0
+    #: What grading repaired or recorded (autograder.outcomes), in words.
+    notes: list[str] = field(default_factory=list)
+    #: The submission could not run, and every graded cell was recorded as 0 (``error`` says why).
+    zero_recorded: bool = False
 
 
 def worker_db_url(db_url: str) -> str:
@@ -49,23 +53,50 @@ def worker_db_url(db_url: str) -> str:
     return db_url
 
 
-def _autograde_one(root: str, db_url: str, assignment: str, student: str) -> tuple[bool, str]:
-    """Worker: autograde one submission; (success, error text)."""
+def _autograde_one(root: str, db_url: str, assignment: str, student: str) -> dict:
+    """Worker: autograde one submission.
+
+    Returns {"ok", "error", "notes", "zero_recorded"}. A submission that cannot run at all
+    (autograder.outcomes.preflight) is recorded as 0 with its reason; kernel deaths and
+    timeouts inside the notebook are recorded by ``GuardedExecute`` and graded up to there.
+    """
     import warnings
 
+    from autograder import outcomes
+
     course = Course(root, db_url=worker_db_url(db_url))
+    notes, fatal = outcomes.preflight(course, assignment, student)
+    if fatal:
+        outcomes.record_zero(course, assignment, student, fatal)
+        notes.append(outcomes.note("zero", f"graded 0: {fatal}"))
+        outcomes.write_notes(course, assignment, student, notes)
+        return {"ok": False, "error": fatal, "notes": notes, "zero_recorded": True}
     error = ""
     for attempt in range(RETRIES):
+        outcomes.INCIDENTS.clear()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SQLAlchemy's session warnings inside nbgrader
             result = course.api().autograde(assignment, student, force=True, create=True)
         if result["success"]:
-            return True, ""
+            notes += outcomes.INCIDENTS
+            outcomes.write_notes(course, assignment, student, notes)
+            return {"ok": True, "error": "", "notes": notes, "zero_recorded": False}
         error = f"{result.get('log') or ''}\n{result.get('error') or ''}"
         if "database is locked" not in error:
             break
         time.sleep(1 + attempt)
-    return False, _explain(error, assignment, student)
+    # nbgrader itself failed (a case preflight did not foresee): never a missing grade.
+    reason = _explain(error, assignment, student)
+    outcomes.record_zero(course, assignment, student, reason)
+    notes.append(outcomes.note("zero", f"graded 0: {reason}"))
+    outcomes.write_notes(course, assignment, student, notes)
+    return {"ok": False, "error": reason, "notes": notes, "zero_recorded": True}
+
+
+def _outcome(student: str, assignment: str, seconds: float, result: dict) -> Outcome:
+    return Outcome(student, assignment, result["ok"], seconds, result["error"],
+                   notes=[n["message"] for n in result["notes"]],
+                   zero_recorded=result["zero_recorded"])
 
 
 def _explain(error: str, assignment: str, student: str) -> str:
@@ -99,9 +130,12 @@ def grade(course: Course, assignment: str, students: list[str] | None = None,
     """
     from tqdm import tqdm
 
+    from autograder import sandbox
+
     students = submitted_students(course, assignment) if students is None else students
     if not students:
         return []
+    sandbox.require()  # isolated grading, or an explicit opt-out: never silently unisolated
     if not course.notebook(assignment, released=True).exists() or not _in_gradebook(
             course, assignment):
         course.generate(assignment)
@@ -112,9 +146,9 @@ def grade(course: Course, assignment: str, students: list[str] | None = None,
     if workers <= 1 or len(students) == 1:
         for student in students:
             started[student] = time.perf_counter()
-            ok, error = _autograde_one(str(course.root), course.db_url, assignment, student)
-            outcomes.append(Outcome(student, assignment, ok,
-                                    time.perf_counter() - started[student], error))
+            result = _autograde_one(str(course.root), course.db_url, assignment, student)
+            outcomes.append(_outcome(student, assignment,
+                                     time.perf_counter() - started[student], result))
             bar.update()
     else:
         context = multiprocessing.get_context("spawn")
@@ -126,11 +160,12 @@ def grade(course: Course, assignment: str, students: list[str] | None = None,
             for future in as_completed(futures):
                 student = futures[future]
                 try:
-                    ok, error = future.result()
+                    result = future.result()
                 except Exception as exc:  # a worker that died
-                    ok, error = False, f"the grading process failed: {exc}"
-                outcomes.append(Outcome(student, assignment, ok, time.perf_counter() - t0,
-                                        error))
+                    result = {"ok": False, "error": f"the grading process failed: {exc}",
+                              "notes": [], "zero_recorded": False}
+                outcomes.append(_outcome(student, assignment, time.perf_counter() - t0,
+                                         result))
                 bar.update()
     bar.close()
     outcomes.sort(key=lambda o: o.student)
@@ -154,7 +189,7 @@ def _attach_scores(course: Course, outcomes: list[Outcome]) -> None:
 
     with course.gradebook() as gb:
         for outcome in outcomes:
-            if not outcome.success:
+            if not (outcome.success or outcome.zero_recorded):
                 continue
             try:
                 sub = gb.find_submission(outcome.assignment, outcome.student)
@@ -170,15 +205,22 @@ def _attach_scores(course: Course, outcomes: list[Outcome]) -> None:
 def summary_table(outcomes: list[Outcome]) -> str:
     """A plain-text table of the graded submissions."""
     rows = [("student", "assignment", "score", "status")]
+    notes = []
     for o in outcomes:
+        score = "-" if o.score is None else f"{o.score:g} / {o.max_score:g}"
         if not o.success:
-            rows.append((o.student, o.assignment, "-", f"NOT GRADED: {o.error}"))
+            verdict = "NOT RUN, 0 recorded" if o.zero_recorded else "NOT GRADED"
+            rows.append((o.student, o.assignment, score, f"{verdict}: {o.error}"))
             continue
         status = "needs manual grading" if o.needs_manual_grade else "done"
         if o.failed_tests:
             status += f"; failed: {', '.join(o.failed_tests)}"
-        rows.append((o.student, o.assignment, f"{o.score:g} / {o.max_score:g}", status))
-    return format_table(rows)
+        if o.notes:
+            status += f"; {len(o.notes)} note(s)"
+            notes += [f"  {o.student}: {n}" for n in o.notes]
+        rows.append((o.student, o.assignment, score, status))
+    table = format_table(rows)
+    return table + ("\n\nNotes:\n" + "\n".join(notes) if notes else "")
 
 
 def format_table(rows: list[tuple]) -> str:
