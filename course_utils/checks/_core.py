@@ -52,14 +52,28 @@ def describe_inputs(inputs: Mapping[str, Any]) -> str:
     return ", ".join(f"{name} = {fmt(value)}" for name, value in inputs.items())
 
 
+class CheckFailure(AssertionError):
+    """A failed check: an AssertionError that shows the learner its message and nothing else.
+
+    IPython (JupyterLab, nbgrader's kernels) renders an exception through its
+    ``_render_traceback_`` when it has one: the learner sees the six lines that say what is
+    wrong, not a wall of frames from inside this package. pytest and plain Python still
+    show the full traceback, for whoever debugs the checks themselves.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        first, *rest = str(self).splitlines() or [""]
+        return [f"\x1b[0;31mAssertionError\x1b[0m: {first}", *rest]
+
+
 def fail(name: str, problem: str, *details: str, hint: str | None = None) -> None:
-    """Raise the learner-facing AssertionError: 'name: problem', indented details, a hint."""
+    """Raise the learner-facing failure: 'name: problem', indented details, a hint."""
     __tracebackhide__ = True
     lines = [f"{name}: {problem}"]
     lines += [f"  {line}" for line in details]
     if hint:
         lines.append(f"  Hint: {hint}")
-    raise AssertionError("\n".join(lines))
+    raise CheckFailure("\n".join(lines)) from None
 
 
 def call(fn: Callable, name: str, *args: Any, inputs: Mapping[str, Any] | None = None,
@@ -100,10 +114,13 @@ def _describe_args(args: tuple, kwargs: Mapping[str, Any]) -> str:
 
 def _warning_hint(caught: warnings.WarningMessage) -> str:
     text = str(caught.message)
+    if "overflow encountered in exp" in text:
+        return ("exp of a large number overflowed: rewrite the formula so that it only "
+                "exponentiates non-positive numbers. Note that np.where evaluates both "
+                "branches on every element.")
     if "overflow" in text:
-        return ("an intermediate value overflowed (exp of a large number, or a square or "
-                "product of large values?): rearrange the formula so that no step leaves the "
-                "float range. Note that np.where evaluates both branches on every element.")
+        return ("an intermediate value overflowed (a square or product of large values?): "
+                "rearrange the formula so that no step leaves the float range.")
     if "invalid value" in text:
         return "a nan appeared in an intermediate step (inf - inf, 0 * inf or inf / inf?)."
     if "divide by zero" in text:
