@@ -149,9 +149,13 @@ def swish_beta_widget(swish: Callable[..., np.ndarray], max_beta: float = 20.0):
     except ImportError:
         return None
 
+    from IPython.display import display
+
     def draw(beta: float = 1.0) -> None:
+        # display() this figure only: plt.show() would flush every open figure, the static
+        # one included, into the slider's output, and the next redraw would erase it.
         fig = plot_swish_beta(swish, betas=(beta,))
-        plt.show()
+        display(fig)
         plt.close(fig)
 
     slider = widgets.FloatSlider(value=1.0, min=0.0, max=max_beta, step=0.1,
@@ -164,11 +168,14 @@ def show_swish_beta(swish: Callable[..., np.ndarray]) -> Figure:
 
     Returns the static Figure.
     """
+    from IPython.display import display
+
     fig = plot_swish_beta(swish)
     widget = swish_beta_widget(swish)
     if widget is not None:
-        from IPython.display import display
-
+        # Shown and closed before the slider, so that the slider's redraws never touch it.
+        display(fig)
+        plt.close(fig)
         display(widget)
     return fig
 
