@@ -174,10 +174,6 @@ def test_plot_beside_a_failing_test(notebook, shots):
     shots(page, "student_08_plot_beside_failing_test", keep=True)
 
 
-@pytest.mark.xfail(reason="course_utils.plotting.activations.swish_beta_widget draws with "
-                   "plt.show(), which also flushes show_swish_beta's static figure into the "
-                   "slider's output, so moving the slider erases it (fix: display(fig) in draw)",
-                   strict=False)
 def test_static_figure_survives_the_slider(notebook):
     demo = cell(notebook, "fig = plots.show_swish_beta(swish)")
     # The several-beta figure (outside the widget) and the slider's own plot.
