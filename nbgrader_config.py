@@ -72,6 +72,14 @@ c.ClearMarkScheme.enforce_metadata = False
 # kernel that dies or ignores the interrupt is recorded on the cell where it happened, the
 # cells after it score 0, the cells before it keep their scores; code files submitted next
 # to the notebook (a numpy.py) are removed before it runs.
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "autograder.outcomes.DeduplicateGradeIds",
+    "autograder.outcomes.RestoreGradingMetadata",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 c.Autograde.autograde_preprocessors = [
     "autograder.outcomes.GuardedExecute",
     "nbgrader.preprocessors.IgnorePattern",

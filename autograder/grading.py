@@ -235,7 +235,12 @@ def format_table(rows: list[tuple]) -> str:
 
 
 def feedback(course: Course, assignment: str, students: list[str] | None = None) -> dict:
-    """Feedback HTML for the autograded submissions; {student: html path or error}."""
+    """Feedback HTML for the autograded submissions; {student: html path or error}.
+
+    A submission that could not run (recorded as 0) gets a short page with the reason.
+    """
+    from autograder import outcomes
+
     api = course.api()
     base = course.root / "autograded"
     if students is None:
@@ -243,11 +248,32 @@ def feedback(course: Course, assignment: str, students: list[str] | None = None)
             if base.is_dir() else []
     written = {}
     for student in students:
+        notebook = base / student / assignment / f"{assignment}.ipynb"
+        notes = outcomes.read_notes(course, assignment, student)
+        if not notebook.exists() and notes:
+            written[student] = _reason_page(course, assignment, student, notes)
+            continue
         result = api.generate_feedback(assignment, student, force=True)
         html = course.feedback_html(student, assignment)
         written[student] = html if result["success"] and html.exists() else _explain(
             result.get("error") or result.get("log", ""), assignment, student)
     return written
+
+
+def _reason_page(course: Course, assignment: str, student: str, notes: list[dict]):
+    """A feedback page for a submission that could not run: its recorded reason."""
+    import html
+
+    items = "".join(f"<li>{html.escape(n['message'])}</li>" for n in notes)
+    page = course.feedback_html(student, assignment)
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(
+        f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{assignment}</title></head>"
+        f"<body><h1>{html.escape(assignment)}: feedback for {html.escape(student)}</h1>"
+        f"<h2>How this submission was graded</h2><ul>{items}</ul>"
+        "<p>Every graded cell scores 0. Submit the notebook again to be graded.</p>"
+        "</body></html>\n")
+    return page
 
 
 EXPORT_COLUMNS = ["assignment", "student_id", "last_name", "first_name", "email", "timestamp",

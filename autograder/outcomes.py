@@ -149,14 +149,15 @@ def _compare_with_release(course, assignment: str, nb) -> list[dict]:
             notes.append(note("restored", f"the read-only cell {gid} was edited; the original "
                               "was restored before grading"))
         their_meta = theirs.metadata.get("nbgrader", {})
-        if meta.get("grade") and their_meta.get("points") != meta.get("points"):
+        changed = [k for k in ("grade", "solution", "locked")
+                   if bool(their_meta.get(k)) != bool(meta.get(k))]
+        if changed:
+            notes.append(note("metadata", f"the grading metadata of {gid} was changed "
+                              f"({', '.join(changed)}); the source's was used"))
+        elif meta.get("grade") and their_meta.get("points") != meta.get("points"):
             notes.append(note("metadata", f"the points of {gid} were changed to "
                               f"{their_meta.get('points')!r}; the gradebook's "
                               f"{meta.get('points')} count"))
-        elif their_meta.get("grade") != meta.get("grade") or \
-                their_meta.get("solution") != meta.get("solution"):
-            notes.append(note("metadata", f"the grading metadata of {gid} was changed; the "
-                              "source's was used"))
     return notes
 
 
@@ -180,6 +181,64 @@ def strip_code_files(directory: str | os.PathLike) -> list[str]:
         elif path.is_dir() and (path.name == "__pycache__" or not any(path.iterdir())):
             shutil.rmtree(path, ignore_errors=True)
     return sorted(removed)
+
+
+# --- Repairs before the notebook runs (sanitize preprocessors) ---------------------------
+class DeduplicateGradeIds(NbGraderPreprocessor):
+    """Cells sharing a grade id (a cell split or copied in JupyterLab): the last one keeps it.
+
+    nbgrader's ``DeduplicateIds`` leaves an empty ``nbgrader`` dict on the others, which its
+    ``OverwriteCells`` then fails on (``KeyError: 'grade_id'``); here the others lose their
+    grading metadata entirely and run as ordinary cells.
+    """
+
+    def preprocess(self, nb, resources):
+        seen = set()
+        for cell in reversed(nb.cells):
+            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if gid is None:
+                continue
+            if gid in seen:
+                del cell.metadata["nbgrader"]
+                cell.metadata.pop("deletable", None)
+                cell.metadata.pop("editable", None)
+            seen.add(gid)
+        return nb, resources
+
+
+class RestoreGradingMetadata(NbGraderPreprocessor):
+    """Put back the gradebook's grading metadata on every cell whose grade id it knows.
+
+    A learner who edits a test cell's metadata (``grade: false``, unlocked, other points) gets
+    the source's metadata back, so ``OverwriteCells`` restores the cell and it is graded.
+    """
+
+    def preprocess(self, nb, resources):
+        from nbgrader.api import Gradebook, MissingEntry
+
+        info = resources.get("nbgrader", {})
+        try:
+            with Gradebook(info["db_url"]) as gb:
+                source = gb.find_notebook(info["notebook"], info["assignment"])
+                grade = {c.name: c.max_score for c in source.grade_cells}
+                solution = {c.name for c in source.solution_cells}
+                task = {c.name for c in source.task_cells}
+                locked = {c.name: c.locked for c in source.source_cells}
+        except (KeyError, MissingEntry):
+            return nb, resources
+        for cell in nb.cells:
+            meta = cell.get("metadata", {}).get("nbgrader")
+            gid = meta.get("grade_id") if isinstance(meta, dict) else None
+            if gid not in locked:
+                continue
+            meta.update(grade=gid in grade, solution=gid in solution, task=gid in task,
+                        locked=bool(locked[gid]))
+            if gid in grade:
+                meta["points"] = grade[gid]
+            else:
+                meta.pop("points", None)
+            meta.setdefault("schema_version", 3)
+        return nb, resources
 
 
 # --- Recording --------------------------------------------------------------------------

@@ -1,0 +1,265 @@
+"""The hostile corpus (tests/hostile/manifest.toml), graded end to end.
+
+One scratch course with the example assignment; every case becomes one submission; the whole
+corpus is graded by ONE ``python -m autograder grade`` run with 2 workers, in the isolated
+kernel (bubblewrap) with a 5 s cell limit. Each case is then checked against its expected
+outcome in the gradebook (``nbgrader.api.Gradebook``) and the recorded reason. One more case
+grades a real assignment (02) whose kernel dies half-way. docs/GRADING.md explains each one.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import outcomes, sandbox, submissions
+from autograder.cli import main
+from autograder.course import REPO, example_assignments, make_scratch
+
+A = "00_example"
+HERE = Path(__file__).resolve().parent / "hostile"
+CASES = tomllib.loads((HERE / "manifest.toml").read_text())["case"]
+ENV = {"ACTIVATION_UNITS_CELL_TIMEOUT": "5", "ACTIVATION_UNITS_SANDBOX_MEMORY_MB": "2048",
+       "ACTIVATION_UNITS_ISOLATION": "on"}
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    bool(sandbox.unavailable()), reason=f"no sandbox here: {sandbox.unavailable()}")]
+
+
+def _cell(nb, grade_id):
+    return next(c for c in nb.cells if submissions.grade_id(c) == grade_id)
+
+
+def _split(nb, grade_id, first: str, second: str):
+    """``grade_id``'s cell split in two, both halves keeping its metadata (as JupyterLab does)."""
+    index = nb.cells.index(_cell(nb, grade_id))
+    head = copy.deepcopy(nb.cells[index])
+    head.source, nb.cells[index].source = first, second
+    head.pop("id", None)
+    nb.cells.insert(index, head)
+    return nb
+
+
+WRONG_SIGMOID = "def sigmoid(z):\n    return z"
+
+
+def _edited_test(nb, d):
+    _cell(nb, "sigmoid_solution").source = WRONG_SIGMOID
+    _cell(nb, "sigmoid_values").source = "pass"
+    return nb
+
+
+def _ungraded_test(nb, d):
+    _cell(nb, "sigmoid_solution").source = WRONG_SIGMOID
+    meta = _cell(nb, "sigmoid_values").metadata.nbgrader
+    meta.update(grade=False, locked=False)
+    meta.pop("points", None)
+    return nb
+
+
+def _changed_points(nb, d):
+    _cell(nb, "sigmoid_values").metadata.nbgrader["points"] = 100
+    return nb
+
+
+def _huge_outputs(nb, d):
+    _cell(nb, "sigmoid_solution").outputs = [nbformat.v4.new_output(
+        "stream", name="stdout", text="x" * 120 + "\n" * 1 + ("y" * 99 + "\n") * 20_000)]
+    return nb
+
+
+def _split_test(nb, d):
+    source = _cell(nb, "sigmoid_values").source.split("\n", 1)
+    return _split(nb, "sigmoid_values", source[0], source[1])
+
+
+def _wrong_kernel(nb, d):
+    nb.metadata["kernelspec"] = {"name": "julia-1.9", "display_name": "Julia 1.9",
+                                 "language": "julia"}
+    return nb
+
+
+def _deleted_test(nb, d):
+    nb.cells.remove(_cell(nb, "relu_grad_values"))
+    return nb
+
+
+def _extra_files(nb, d, case):
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "numpy.py").write_text((HERE / case["file"]).read_text())
+    (d / "data.csv").write_text("z,sigmoid\n0,0.5\n")
+    return nb
+
+
+def _older_release(nb, d):
+    """The notebook as nbformat 3 (an old Jupyter), i.e. a file written by an older release."""
+    d.mkdir(parents=True, exist_ok=True)
+    old = nbformat.convert(nb, 3)
+    (d / f"{A}.ipynb").write_text(json.dumps(old))
+    return None
+
+
+def _renamed(nb, d):
+    d.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(d / "my_work.ipynb"))
+    return None
+
+
+def _missing(nb, d):
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "notes.txt").write_text("I could not finish.\n")
+    return None
+
+
+TRANSFORMS = {
+    "complete": lambda nb, d: nb,
+    "edited_test": _edited_test, "ungraded_test": _ungraded_test,
+    "changed_points": _changed_points, "huge_outputs": _huge_outputs,
+    "split_solution": lambda nb, d: _split(nb, "sigmoid_solution", "_unused = 1",
+                                           _cell(nb, "sigmoid_solution").source),
+    "split_test": _split_test, "wrong_kernel": _wrong_kernel, "deleted_test": _deleted_test,
+    "older_release": _older_release, "renamed": _renamed, "missing": _missing,
+}
+
+
+def submit_case(course, case) -> None:
+    complete = submissions.build(course, A, "complete")
+    target = course.submitted(case["name"], A)
+    build = case["build"]
+    if build == "raw":
+        submissions.submit(course, case["name"], A, HERE / case["file"])
+        return
+    nb = copy.deepcopy(complete)
+    if build == "replace":
+        _cell(nb, case["cell"]).source = (HERE / case["file"]).read_text()
+    elif build == "extra_files":
+        nb = _extra_files(nb, target, case)
+    else:
+        nb = TRANSFORMS[build](nb, target)
+    if nb is not None:
+        submissions.submit(course, case["name"], A, nb)
+
+
+@pytest.fixture(scope="module")
+def env():
+    saved = {k: os.environ.get(k) for k in ENV}
+    os.environ.update(ENV)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, env):
+    """The corpus graded by one `grade` run (2 workers): (exit code, stdout, course)."""
+    root = tmp_path_factory.mktemp("hostile") / "course"
+    course = make_scratch(root, example_assignments())
+    assert main(["--root", str(root), "build"]) == 0
+    for case in CASES:
+        submit_case(course, case)
+    code = main(["--root", str(root), "grade", A, "--workers", "2"])
+    return code, course
+
+
+@pytest.fixture(scope="module")
+def gradebook(graded):
+    _, course = graded
+    with course.gradebook() as gb:
+        out = {}
+        for sub in gb.assignment_submissions(A):
+            out[sub.student.id] = {g.name: g.auto_score for nb in sub.notebooks
+                                   for g in nb.grades if g.cell.cell_type == "code"}
+        return out
+
+
+def test_every_submission_has_a_grade(graded, gradebook):
+    code, _ = graded
+    assert sorted(gradebook) == sorted(c["name"] for c in CASES)
+    assert all(score is not None for grades in gradebook.values() for score in grades.values())
+    # Exit 1 flags the submissions that could not run (their 0 is recorded nonetheless).
+    assert code == (1 if any(c["outcome"] == "zero" for c in CASES) else 0)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_case_outcome(case, graded, gradebook):
+    _, course = graded
+    assert gradebook[case["name"]] == case["grades"]
+    notes = " | ".join(n["message"] for n in outcomes.read_notes(course, A, case["name"]))
+    if case.get("reason"):
+        assert case["reason"].lower() in notes.lower(), notes
+    autograded = course.root / "autograded" / case["name"] / A / f"{A}.ipynb"
+    assert autograded.exists() == (case["outcome"] == "graded")
+    if case["outcome"] == "zero":
+        assert notes.startswith("graded 0:") or "graded 0:" in notes
+
+
+def test_the_summary_shows_the_reasons(graded, capsys):
+    _, course = graded
+    assert main(["--root", str(course.root), "grade", A, "--student", "os_exit",
+                 "truncated_json"]) == 1
+    out = capsys.readouterr().out
+    assert "NOT RUN, 0 recorded: not valid JSON" in out
+    assert "exit code 3" in out and "os_exit" in out
+
+
+def test_feedback_shows_the_reason(graded, capsys):
+    _, course = graded
+    main(["--root", str(course.root), "feedback", A, "--student", "segfault", "ignores_interrupt",
+          "missing_notebook"])
+    html = course.feedback_html("segfault", A).read_text()
+    assert "How this submission was graded" in html and "SIGSEGV" in html
+    assert "_probe_kink" not in html  # still no hidden tests
+    assert "did not stop within" in course.feedback_html("ignores_interrupt", A).read_text()
+    assert "missing notebook" in course.feedback_html("missing_notebook", A).read_text()
+
+
+def test_regrading_is_idempotent(graded, gradebook):
+    _, course = graded
+    students = ["complete", "os_exit", "truncated_json", "renamed_notebook"]
+    main(["--root", str(course.root), "grade", A, "--workers", "1", "--student", *students])
+    with course.gradebook() as gb:
+        again = {s: {g.name: g.auto_score for nb in gb.find_submission(A, s).notebooks
+                     for g in nb.grades if g.cell.cell_type == "code"} for s in students}
+    assert again == {s: gradebook[s] for s in students}
+
+
+def test_isolation_refuses_without_the_sandbox(graded, monkeypatch, capsys):
+    _, course = graded
+    monkeypatch.setattr(sandbox, "_PROBE", "bubblewrap (bwrap) is not installed")
+    assert main(["--root", str(course.root), "grade", A, "--student", "complete"]) == 1
+    err = capsys.readouterr().err
+    assert "bubblewrap (bwrap) is not installed" in err and "ACTIVATION_UNITS_ISOLATION=off" in err
+    monkeypatch.setenv("ACTIVATION_UNITS_ISOLATION", "off")
+    sandbox.require()  # the explicit opt-out
+
+
+def test_a_real_assignment_keeps_the_scores_before_the_kernel_died(tmp_path, env):
+    """02: the kernel dies in relu_grad; every test before it keeps its points."""
+    name = "02_activation_units"
+    course = make_scratch(tmp_path / "course", {name: REPO / "source" / name})
+    course.generate(name)
+    nb = submissions.build(course, name, "complete")
+    cell = _cell(nb, "relu_grad_solution")
+    cell.source = "import os\n\n\ndef relu_grad(z):\n    os._exit(7)"
+    submissions.submit(course, "dies", name, nb)
+    assert main(["--root", str(course.root), "grade", name, "--student", "dies"]) == 0
+    with course.gradebook() as gb:
+        grades = [(g.cell.notebook.name, g.name, g.auto_score, g.max_score)
+                  for g in gb.find_submission(name, "dies").notebooks[0].grades
+                  if g.cell.cell_type == "code"]
+    order = [submissions.grade_id(c) for c in nb.cells]
+    first_relu = min(order.index(g[1]) for g in grades if g[1].startswith("relu_grad"))
+    for _, gid, score, max_score in grades:
+        expected = max_score if order.index(gid) < first_relu else 0
+        assert score == expected, (gid, score, expected)
+    notes = " ".join(n["message"] for n in outcomes.read_notes(course, name, "dies"))
+    assert "exit code 7" in notes
