@@ -495,7 +495,7 @@ class PReLU(nn.Module):
         self.weight = nn.Parameter(torch.full((1,), self.init))
 
     def forward(self, z: Tensor) -> Tensor:
-        a = self.weight.to(z.dtype)
+        a = self.weight.to(z.dtype).reshape(())  # a 0-d slope: the output keeps z's shape
         # torch.where routes the gradient at z = 0 to the first branch: PReLU'(0) = 1.
         # The negative branch is evaluated everywhere; z.clamp(max=0) (equal to z wherever the
         # branch is selected) keeps it finite at z = +inf, so that the gradient for a there is
