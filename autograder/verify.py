@@ -53,12 +53,11 @@ import numpy as np
 
 #: Seconds one call of a learner function may take in the child.
 CALL_TIMEOUT_S = 20.0
-#: Seconds the child may take to execute the setup and solution cells.
-LOAD_TIMEOUT_S = 60.0
+#: Seconds one solution cell may run in the child; all of them together.
+CELL_TIMEOUT_S = 20.0
+LOAD_TIMEOUT_S = 90.0
 #: Seconds all verification of one submission may take.
 SUBMISSION_TIMEOUT_S = 300.0
-#: Times a child killed by a timeout is restarted for the next test cell.
-RESTARTS = 3
 
 #: (regular expression, why it deserves a look) over the learner's code cells.
 SUSPICIOUS = [
@@ -207,6 +206,10 @@ class _ShellStub:
         return lambda *args, **kwargs: None
 
 
+def _cell_timeout(signum, frame):
+    raise TimeoutError(f"the cell ran longer than {CELL_TIMEOUT_S:g} s")
+
+
 def _child_main(fd_in: int, fd_out: int) -> None:
     namespace: dict = {"__name__": "__main__", "get_ipython": _ShellStub}
     while True:
@@ -216,11 +219,15 @@ def _child_main(fd_in: int, fd_out: int) -> None:
             return
         if header["op"] == "load":
             errors = []
+            signal.signal(signal.SIGALRM, _cell_timeout)
             for source in header["cells"]:
+                signal.alarm(int(CELL_TIMEOUT_S))  # like nbgrader's per-cell timeout
                 try:
                     exec(compile(_python(source), "<cell>", "exec"), namespace)
                 except BaseException as exc:  # noqa: BLE001 (nbgrader goes on after errors)
                     errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                finally:
+                    signal.alarm(0)
             names = [n for n in header["names"] if n in namespace]
             _send(fd_out, {"names": names, "errors": errors}, [])
         elif header["op"] == "call":
@@ -278,6 +285,7 @@ class Child:
         self.cells, self.names, self.cwd = cells, names, cwd
         self.proc: subprocess.Popen | None = None
         self.starts = 0
+        self.loaded = False
         self.defined: list[str] = []
         self.load_errors: list[str] = []
         self.isolation = "none (autograder.sandbox offers no helper)"
@@ -302,8 +310,10 @@ class Child:
         except (TimeoutError, EOFError, OSError):
             self.stop()
             self.defined, self.load_errors = [], ["the solution cells did not finish loading"]
+            self.loaded = False
             return
         self.defined, self.load_errors = header["names"], header["errors"]
+        self.loaded = True
 
     def _sandboxed(self, argv: list[str]) -> list[str]:
         """``argv`` run through part A's sandbox when it offers ``sandbox.wrap_command``."""
@@ -536,6 +546,8 @@ class SubmissionReport:
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
+    if not text and isinstance(exc, AssertionError):
+        return "a test cell assertion failed"
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:200]
 
 
@@ -580,8 +592,8 @@ def decide(submitted: dict, p: Plan, cwd: Path) -> tuple[dict[str, tuple[str, st
             if time.monotonic() > deadline:
                 verdicts[gid] = ("not covered", "the verification ran out of time")
                 continue
-            if not child.alive() and child.starts <= RESTARTS:
-                child.start()
+            if not child.alive() and child.loaded:
+                child.start()  # after a timeout: a fresh child for the next test cell
             ns = dict(namespace)
             ns.update({n: Proxy(child, n) for n in child.defined})
             for n in p.learner_names:

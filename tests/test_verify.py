@@ -1,0 +1,301 @@
+"""The independent re-check (autograder/verify.py): cheating cannot turn a wrong answer into
+points, and honest work, right or wrong, is scored exactly as nbgrader scored it.
+
+The fast tests drive the verifier directly (no nbgrader); the slow ones grade a corpus of
+cheating and honest submissions end to end (`grade`, then `verify`) in a scratch course and
+read the scores back through nbgrader's Gradebook.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+
+import nbformat
+import numpy as np
+import pytest
+
+from autograder import submissions, verify
+from autograder.cli import main
+from autograder.course import REPO, Course, example_assignments, make_scratch
+
+EXAMPLE = "00_example"
+UNITS = "02_activation_units"
+
+# --------------------------------------------------------------------------------------
+# The corpus: (grade id of a solution cell, its new source). Each entry says what nbgrader
+# gives and what the verifier must do.
+
+WRONG_SIGMOID = "def sigmoid(z):\n    return np.zeros(np.shape(z))\n"
+WRONG_RELU_GRAD = "def relu_grad(z):\n    return (np.asarray(z) > 0).astype(float)\n"
+
+#: Example assignment: cheats that nbgrader rewards; the verifier takes the points away.
+EXAMPLE_CHEATS = {
+    "patch_allclose": {"sigmoid_solution": "np.allclose = lambda *a, **k: True\n"
+                                           + WRONG_SIGMOID},
+    "lying_subclass": {"sigmoid_solution": (
+        "class _Agree(np.ndarray):\n"
+        "    def __array_function__(self, func, types, args, kwargs):\n"
+        "        if func in (np.allclose, np.array_equal):\n"
+        "            return True\n"
+        "        return super().__array_function__(func, types, args, kwargs)\n\n\n"
+        "def sigmoid(z):\n    return np.zeros(np.shape(z)).view(_Agree)\n")},
+    "sniff_grading": {"sigmoid_solution": (
+        "import os\n\n"
+        "if os.environ.get('NBGRADER_EXECUTION') or 'autograded' in os.getcwd():\n"
+        "    np.allclose = lambda *a, **k: True\n" + WRONG_SIGMOID)},
+}
+#: Example assignment: tricks nbgrader already scores 0; the verifier agrees (no change).
+EXAMPLE_FUTILE = {
+    "replace_assertionerror": {"relu_grad_solution": (
+        "import builtins\n\n"
+        "builtins.AssertionError = type('AssertionError', (Warning,), {})\n"
+        + WRONG_RELU_GRAD)},
+    "swallow_assertionerror": {"relu_grad_solution": (
+        "get_ipython().set_custom_exc((AssertionError,), lambda *a, **k: None)\n"
+        + WRONG_RELU_GRAD)},
+    "raise_systemexit": {"relu_grad_solution": (
+        "def relu_grad(z):\n    z = np.asarray(z)\n"
+        "    if z.size == 1 and z.flat[0] == 0:\n        raise SystemExit\n"
+        "    return (z > 0).astype(float)\n")},
+}
+
+#: 02: one notebook, correct except relu and swish, with the checks disarmed.
+UNITS_CHEATER = {
+    # compare no-op'd everywhere the checks look it up
+    "relu_solution": (
+        "import course_utils.checks._core as _core\n"
+        "import course_utils.checks.elementwise as _el\n\n"
+        "_core.compare = _el.compare = lambda *a, **k: None\n"
+        "_el._compare = lambda *a, **k: None\n\n\n"
+        "def relu(z):\n    return np.abs(np.asarray(z))\n"),
+    # sniffs grading to switch the hidden tests off; otherwise a constant
+    "swish_solution": (
+        "import os\n\nimport course_utils.checks as _checks\n\n"
+        "if os.environ.get('NBGRADER_EXECUTION') or 'autograded' in os.getcwd():\n"
+        "    _checks.hidden_values = _checks.hidden_edge_cases = lambda *a, **k: None\n\n\n"
+        "def swish(z, beta=1.0):\n    return np.asarray(z) * 0.5\n"),
+}
+UNITS_CHEATED = ("relu_values", "relu_edges", "swish_values", "swish_edges")
+
+
+def variant(nb, cells: dict[str, str]):
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if submissions.grade_id(cell) in cells:
+            cell.source = cells[submissions.grade_id(cell)]
+    return nb
+
+
+def as_dict(nb) -> dict:
+    return json.loads(nbformat.writes(nb))
+
+
+# --------------------------------------------------------------------------------------
+# Fast: the wire, the patterns, the decisions without nbgrader
+
+
+@pytest.mark.parametrize("value", [np.float32(1.5), np.array(2.0), np.zeros((2, 3), np.float32),
+                                   -3.0, [np.arange(3.0), (1, None)], {"a": np.ones(2)}])
+def test_wire_round_trip_keeps_type_shape_and_dtype(value):
+    blobs: list[bytes] = []
+    back = verify._decode(verify._encode(value, blobs, strict=True), blobs)
+    assert type(back) is type(value)
+    if isinstance(value, (np.ndarray, np.generic)):
+        assert back.shape == value.shape and back.dtype == value.dtype
+        np.testing.assert_array_equal(back, value)
+
+
+def test_wire_refuses_objects_and_pickles():
+    with pytest.raises(verify.Unverifiable):
+        verify._encode(np.array([object()]), [], strict=True)
+    with pytest.raises(verify.Unverifiable):
+        verify._encode(lambda z: z, [], strict=True)
+    assert verify._encode(object(), [], strict=False) == {"t": "obj", "v": "object"}
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError):
+        verify._decode({"t": "nd", "b": 0}, [buf.getvalue()])
+
+
+def test_suspicious_patterns_are_listed_not_learner_free_code():
+    nb = {"cells": [
+        {"cell_type": "code", "metadata": {"nbgrader": {"solution": True, "grade_id": "s"}},
+         "source": "import os\nflag = os.environ['NBGRADER_EXECUTION']\nnp.allclose = 1\n"},
+        {"cell_type": "code", "metadata": {"nbgrader": {"locked": True, "grade": True}},
+         "source": "from course_utils.checks import check_values\n"},
+        {"cell_type": "code", "metadata": {}, "source": "import ctypes\n"},
+    ]}
+    found = verify.suspicious(nb)
+    assert len(found) == 3
+    assert any("NBGRADER_EXECUTION" in f for f in found)
+    assert any("ctypes" in f and "added cell" in f for f in found)
+    assert not any("check_values" in f for f in found)  # the locked test cell
+
+
+@pytest.fixture(scope="module")
+def units_plan():
+    return verify.plan(Course(REPO).notebook(UNITS))
+
+
+@pytest.fixture(scope="module")
+def units_complete():
+    course = Course(REPO)
+    release = nbformat.read(str(course.notebook(UNITS, released=True)), as_version=4)
+    source = {submissions.grade_id(c): c for c in
+              nbformat.read(str(course.notebook(UNITS)), as_version=4).cells
+              if submissions.is_solution(c)}
+    return variant(release, {g: submissions.filled_in(c.source) for g, c in source.items()})
+
+
+@pytest.mark.slow
+def test_correct_02_passes_every_covered_cell(units_plan, units_complete, tmp_path):
+    verdicts, child = verify.decide(as_dict(units_complete), units_plan, tmp_path)
+    assert not child.load_errors
+    failed = {g: v for g, v in verdicts.items() if v[0] == "fail"}
+    assert not failed
+    covered = [g for g, v in verdicts.items() if v[0] == "pass"]
+    # every elementwise test cell of 02 is re-checked (numerical_derivative takes f)
+    assert len(covered) == len(units_plan.tests) - 1
+
+
+@pytest.mark.slow
+def test_the_child_reproduces_mutation_warnings_and_returned_inputs(units_plan, units_complete,
+                                                                    tmp_path):
+    nb = variant(units_complete, {
+        "relu_solution": "def relu(z):\n    z = np.asarray(z)\n    if z.ndim:\n"
+                         "        np.maximum(z, 0, out=z)\n        return z\n"
+                         "    return np.maximum(z, 0)\n",
+        "sigmoid_solution": "def sigmoid(z):\n    z = np.asarray(z)\n"
+                            "    return 1 / (1 + np.exp(-z))\n",
+    })
+    verdicts, _ = verify.decide(as_dict(nb), units_plan, tmp_path)
+    assert verdicts["relu_dtype"][0] == "fail" and "input" in verdicts["relu_dtype"][1]
+    assert verdicts["sigmoid_edges"][0] == "fail"
+    assert "RuntimeWarning" in verdicts["sigmoid_edges"][1]
+    assert verdicts["sigmoid_grad_values"][0] == "pass"
+
+
+@pytest.mark.slow
+def test_a_hanging_function_fails_its_cells_only(monkeypatch, tmp_path):
+    monkeypatch.setattr(verify, "CALL_TIMEOUT_S", 2.0)
+    course = make_scratch(tmp_path / "course", example_assignments())
+    p = verify.plan(course.notebook(EXAMPLE))
+    nb = nbformat.read(str(course.notebook(EXAMPLE)), as_version=4)
+    nb = variant(nb, {"relu_grad_solution": "def relu_grad(z):\n    while True:\n        pass\n",
+                      "sigmoid_solution": submissions.filled_in(
+                          next(c.source for c in nb.cells
+                               if submissions.grade_id(c) == "sigmoid_solution"))})
+    verdicts, _ = verify.decide(as_dict(nb), p, tmp_path)
+    assert verdicts["relu_grad_values"][0] == "fail"
+    assert "did not return" in verdicts["relu_grad_values"][1]
+    assert verdicts["sigmoid_values"] == ("pass", "")
+
+
+# --------------------------------------------------------------------------------------
+# Slow: the corpus graded end to end, then verified
+
+
+def scores(course: Course, assignment: str) -> dict[str, dict[str, float]]:
+    with course.gradebook() as gb:
+        return {sub.student.id: {g.name: g.auto_score for nb in sub.notebooks
+                                 for g in nb.grades if g.cell.cell_type == "code"}
+                for sub in gb.assignment_submissions(assignment)}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Grade the corpus (scores before), then verify it (scores after, reports)."""
+    root = tmp_path_factory.mktemp("verify") / "course"
+    course = make_scratch(root, {**example_assignments(), UNITS: REPO / "source" / UNITS})
+    assert main(["--root", str(root), "build"]) == 0
+    complete = submissions.build(course, EXAMPLE, "complete")
+    for kind in ("complete", "mistakes"):
+        submissions.submit(course, f"honest_{kind}", EXAMPLE,
+                           submissions.build(course, EXAMPLE, kind))
+    for student, cells in {**EXAMPLE_CHEATS, **EXAMPLE_FUTILE}.items():
+        submissions.submit(course, student, EXAMPLE, variant(complete, cells))
+    units = submissions.build(course, UNITS, "complete")
+    submissions.submit(course, "honest_complete", UNITS, units)
+    submissions.submit(course, "honest_mistakes", UNITS,
+                       submissions.build(course, UNITS, "mistakes"))
+    submissions.submit(course, "cheater", UNITS, variant(units, UNITS_CHEATER))
+    before = {}
+    for a in (EXAMPLE, UNITS):
+        main(["--root", str(root), "grade", a, "--workers", "2"])
+        before[a] = scores(course, a)
+    reports = {a: {r.student: r for r in verify.verify(course, a)} for a in (EXAMPLE, UNITS)}
+    after = {a: scores(course, a) for a in (EXAMPLE, UNITS)}
+    return course, before, after, reports
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", sorted(EXAMPLE_CHEATS))
+def test_example_cheats_lose_the_points_nbgrader_gave(corpus, student):
+    course, before, after, reports = corpus
+    assert before[EXAMPLE][student]["sigmoid_values"] == 2  # the cheat fooled nbgrader
+    assert after[EXAMPLE][student]["sigmoid_values"] == 0
+    assert after[EXAMPLE][student]["relu_grad_values"] == 1  # the honest part stays
+    report = reports[EXAMPLE][student]
+    assert [c.grade_id for c in report.revoked] == ["sigmoid_values"]
+    assert report.flagged and report.suspicious
+    with course.gradebook() as gb:
+        comment = gb.find_comment("sigmoid_solution", EXAMPLE, EXAMPLE, student)
+        assert "independent re-check" in comment.auto_comment
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", sorted(EXAMPLE_FUTILE) + ["honest_complete",
+                                                              "honest_mistakes"])
+def test_example_verify_agrees_with_nbgrader(corpus, student):
+    _, before, after, reports = corpus
+    assert after[EXAMPLE][student] == before[EXAMPLE][student]
+    assert not reports[EXAMPLE][student].revoked
+    statuses = {c.grade_id: c.status for c in reports[EXAMPLE][student].cells}
+    assert set(statuses.values()) <= {"pass", "fail"}  # both cells re-checked
+    for gid, status in statuses.items():
+        assert (status == "pass") == (before[EXAMPLE][student][gid] > 0), gid
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", ["honest_complete", "honest_mistakes"])
+def test_02_honest_work_keeps_every_score(corpus, student):
+    _, before, after, reports = corpus
+    assert after[UNITS][student] == before[UNITS][student]
+    report = reports[UNITS][student]
+    assert not report.revoked and not report.suspicious
+    for cell in report.cells:  # where the verifier decides, it decides as nbgrader did
+        if cell.status != "not covered":
+            assert (cell.status == "pass") == (before[UNITS][student][cell.grade_id] > 0), \
+                (cell.grade_id, cell.reason)
+    if student == "honest_mistakes":
+        assert any(v == 0 for v in before[UNITS][student].values())
+
+
+@pytest.mark.slow
+def test_02_cheater_loses_exactly_the_cheated_points(corpus):
+    _, before, after, reports = corpus
+    b, a = before[UNITS]["cheater"], after[UNITS]["cheater"]
+    for gid in UNITS_CHEATED:
+        assert b[gid] > 0, f"the cheat did not fool nbgrader on {gid}: {b}"
+        assert a[gid] == 0, gid
+    # no other function loses anything (the identity check uses the learner's own swish)
+    for gid, score in a.items():
+        if not gid.startswith(("relu_", "swish_", "mish_grad_identity")):
+            assert score == b[gid], gid
+    report = reports[UNITS]["cheater"]
+    assert {c.grade_id for c in report.revoked} >= set(UNITS_CHEATED)
+    assert any("NBGRADER_EXECUTION" in s for s in report.suspicious)
+    assert any("checks" in s for s in report.suspicious)
+
+
+@pytest.mark.slow
+def test_verify_twice_changes_nothing_and_the_cli_reports(corpus, capsys):
+    course, _, after, _ = corpus
+    assert main(["--root", str(course.root), "verify", EXAMPLE]) == 0
+    out = capsys.readouterr().out
+    assert "patch_allclose" in out and "suspicious" in out
+    assert scores(course, EXAMPLE) == after[EXAMPLE]
+    data = json.loads((course.root / "reports" / f"{EXAMPLE}_verify.json").read_text())
+    assert {r["student"] for r in data if r["flagged"]} >= set(EXAMPLE_CHEATS)
