@@ -84,10 +84,14 @@ def _ancestors(path: str) -> list[str]:
     return [str(Path(*parts[:i])) for i in range(2, len(parts))]
 
 
-def bwrap_argv(cwd: str, rw: list[str], command: list[str]) -> list[str]:
-    """The ``bwrap ... setpriv ... command`` line that runs ``command`` isolated in ``cwd``."""
+def bwrap_argv(cwd: str, rw: list[str], command: list[str],
+               ro_extra: list[str] = ()) -> list[str]:
+    """The ``bwrap ... setpriv ... command`` line that runs ``command`` isolated in ``cwd``.
+
+    ``rw`` are bound writable, ``ro_extra`` read-only, on top of the Python installation.
+    """
     ro = ["/usr", os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix,
-          *_package_dirs()]
+          *_package_dirs(), *ro_extra]
     ro = list(dict.fromkeys(p for p in ro if os.path.isdir(p)))
     argv = ["bwrap", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv"]
@@ -96,7 +100,8 @@ def bwrap_argv(cwd: str, rw: list[str], command: list[str]) -> list[str]:
             argv += ["--symlink", os.readlink(f"/{top}"), f"/{top}"]
         elif os.path.isdir(f"/{top}"):
             ro.insert(0, f"/{top}")
-    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm",
+             "--perms", "1777", "--tmpfs", "/tmp"]
     made = set()
     for path in [*ro, *rw]:
         for parent in _ancestors(path):
@@ -105,7 +110,9 @@ def bwrap_argv(cwd: str, rw: list[str], command: list[str]) -> list[str]:
                 made.add(parent)
     for path in ro:
         argv += ["--ro-bind", path, path]
-    for etc in ("/etc/ld.so.cache", "/etc/localtime", "/etc/nsswitch.conf"):
+    argv += ["--perms", "0755", "--dir", "/etc"]
+    for etc in ("/etc/ld.so.cache", "/etc/localtime", "/etc/nsswitch.conf", "/etc/fonts",
+                "/etc/passwd", "/etc/group"):
         argv += ["--ro-bind-try", etc, etc]
     for path in rw:
         argv += ["--bind", path, path]
@@ -253,23 +260,37 @@ async def _launch(connection_file: str, extra: list[str]) -> int:
         inner_file = os.path.join(private, "connection.json")
         Path(inner_file).write_text(json.dumps(inner))
         cwd = os.getcwd()
+        # The notebook's directory: writable when it is a grading copy (autograded/...),
+        # read-only otherwise (e.g. `nbgrader validate` run on a file in the course).
+        writable = "autograded" in Path(cwd).parts
         if os.geteuid() == 0:
             for path in (private, inner_file):
                 os.chown(path, NOBODY, NOBODY)
-            os.chown(cwd, NOBODY, NOBODY)  # the submission's own directory
+            if writable:
+                os.chown(cwd, NOBODY, NOBODY)
         servers = []
         for n, name in enumerate(PORTS, start=1):
             path = f"{inner['ip']}-{n}"
             servers.append(await asyncio.start_server(
                 lambda r, w, p=path: _forward(p, r, w), info["ip"], info[name],
                 family=socket.AF_INET))
-        argv = bwrap_argv(cwd, [private, cwd], [sys.executable, "-m", "ipykernel_launcher",
-                                                 "-f", inner_file, *extra])
-        proc = await asyncio.create_subprocess_exec(*argv, preexec_fn=_set_limits)
+        argv = bwrap_argv(cwd, [private, cwd] if writable else [private],
+                          [sys.executable, "-m", "ipykernel_launcher", "-f", inner_file, *extra],
+                          ro_extra=[] if writable else [cwd])
+        # The kernel's own stdout/stderr (not the cells', those go over zmq) stay out of the
+        # grader's terminal; the end of stderr is shown when the sandbox fails.
+        proc = await asyncio.create_subprocess_exec(
+            *argv, preexec_fn=_set_limits, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, lambda s=sig: proc.send_signal(s))
+        tail = b""
+        while chunk := await proc.stderr.read(65536):
+            tail = (tail + chunk)[-4096:]
         code = await proc.wait()
+        if code and b"bwrap" in tail:
+            sys.stderr.write(tail.decode(errors="replace"))
         loop.set_exception_handler(lambda *_: None)  # the forwarders' ends are not news
         for server in servers:
             server.close()
