@@ -218,18 +218,19 @@ def _child_main(fd_in: int, fd_out: int) -> None:
         except (EOFError, OSError):
             return
         if header["op"] == "load":
-            errors = []
+            errors, setup_errors = [], []
             signal.signal(signal.SIGALRM, _cell_timeout)
-            for source in header["cells"]:
+            for n, source in enumerate(header["cells"]):
                 signal.alarm(int(CELL_TIMEOUT_S))  # like nbgrader's per-cell timeout
                 try:
                     exec(compile(_python(source), "<cell>", "exec"), namespace)
                 except BaseException as exc:  # noqa: BLE001 (nbgrader goes on after errors)
-                    errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                    text = f"{type(exc).__name__}: {exc}"[:200]
+                    (setup_errors if n in header["instructor"] else errors).append(text)
                 finally:
                     signal.alarm(0)
             names = [n for n in header["names"] if n in namespace]
-            _send(fd_out, {"names": names, "errors": errors}, [])
+            _send(fd_out, {"names": names, "errors": errors, "setup_errors": setup_errors}, [])
         elif header["op"] == "call":
             _send(fd_out, *_child_call(namespace, header, blobs))
 
@@ -281,30 +282,35 @@ def _python(source: str) -> str:
 class Child:
     """A child process running the learner's cells; ``call`` evaluates one function."""
 
-    def __init__(self, cells: list[str], names: list[str], cwd: Path):
+    def __init__(self, cells: list[str], names: list[str], cwd: Path,
+                 instructor: list[int] = ()):
         self.cells, self.names, self.cwd = cells, names, cwd
+        self.instructor = list(instructor)  # indices of the instructor's cells
+        self.setup_errors: list[str] = []
         self.proc: subprocess.Popen | None = None
         self.starts = 0
         self.loaded = False
         self.defined: list[str] = []
         self.load_errors: list[str] = []
-        self.isolation = "none (autograder.sandbox offers no helper)"
+        self.isolation = "none"
 
     def start(self) -> None:
         self.starts += 1
         c_in, p_out = os.pipe()   # verifier -> child
         p_in, c_out = os.pipe()   # child -> verifier
         argv = [sys.executable, "-m", "autograder.verify", "--child", str(c_in), str(c_out)]
-        argv = self._sandboxed(argv)
+        argv, preexec = self._sandboxed(argv)
         env = {**os.environ, "NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "Agg",
                "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, pass_fds=(c_in, c_out),
-                                     cwd=str(self.cwd), env=env, start_new_session=True)
+                                     cwd=str(self.cwd), env=env, start_new_session=True,
+                                     preexec_fn=preexec)
         os.close(c_in)
         os.close(c_out)
         self.fd_out, self.fd_in = p_out, p_in
-        _send(self.fd_out, {"op": "load", "cells": self.cells, "names": self.names}, [])
+        _send(self.fd_out, {"op": "load", "cells": self.cells, "names": self.names,
+                            "instructor": self.instructor}, [])
         try:
             header, _ = _receive(self.fd_in, time.monotonic() + LOAD_TIMEOUT_S)
         except (TimeoutError, EOFError, OSError):
@@ -313,24 +319,36 @@ class Child:
             self.loaded = False
             return
         self.defined, self.load_errors = header["names"], header["errors"]
+        self.setup_errors = header["setup_errors"]
         self.loaded = True
 
-    def _sandboxed(self, argv: list[str]) -> list[str]:
-        """``argv`` run through part A's sandbox when it offers ``sandbox.wrap_command``."""
+    def _sandboxed(self, argv: list[str]) -> tuple[list[str], object]:
+        """``argv`` inside part A's bubblewrap sandbox (``autograder.sandbox``) when isolation
+        is on and available: no network, uid nobody, rlimits, only the Python installation,
+        ``course_utils``, this package and the submission's directory visible (read-only).
+        Otherwise ``argv`` as is, with the reason in ``self.isolation``. Returns the argv
+        and the ``preexec_fn`` that sets the rlimits."""
         try:
-            from autograder import sandbox  # type: ignore[attr-defined]
-        except ImportError:
-            return argv
-        wrap = getattr(sandbox, "wrap_command", None)
-        if wrap is None:
-            return argv
-        try:
-            wrapped = list(wrap(argv, readable=[str(self.cwd)]))
-        except Exception as exc:  # noqa: BLE001 (unavailable: say so, run plainly)
-            self.isolation = f"none (sandbox unavailable: {exc})"
-            return argv
-        self.isolation = "autograder.sandbox.wrap_command"
-        return wrapped
+            from autograder import sandbox
+            bwrap_argv, set_limits = sandbox.bwrap_argv, sandbox._set_limits
+        except (ImportError, AttributeError):
+            self.isolation = "none (autograder.sandbox offers no bwrap_argv)"
+            return argv, None
+        if not sandbox.enabled():
+            self.isolation = "none (ACTIVATION_UNITS_ISOLATION=off)"
+            return argv, None
+        reason = sandbox.unavailable()
+        if reason:
+            self.isolation = f"none ({reason})"
+            return argv, None
+        package = Path(__file__).resolve().parent
+        boot = (f"import sys; sys.path.insert(0, {str(package.parent)!r}); "
+                "from autograder.verify import _child_main; "
+                f"_child_main({argv[-2]}, {argv[-1]})")
+        self.isolation = "bubblewrap (autograder.sandbox), uid nobody, no network"
+        wrapped = bwrap_argv(str(self.cwd), [], [sys.executable, "-c", boot],
+                             ro_extra=[str(package), str(self.cwd)])
+        return wrapped, set_limits
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -474,11 +492,27 @@ def plan(source_notebook: Path) -> Plan:
             instructor.append((gid, cell.source))
             order.append(("instructor", cell.source))
         first_code = False
-    return Plan(source_notebook.stem, instructor, solutions, order, list(dict.fromkeys(names)),
-                tests)
+    names = list(dict.fromkeys(names))
+    # a helper cell that calls the learner's code at top level is a demonstration, not setup
+    keep = [k for k, (_, src) in enumerate(instructor) if k == 0 or not _uses(src, names)]
+    dropped = {instructor[k][1] for k in range(len(instructor)) if k not in keep}
+    instructor = [instructor[k] for k in keep]
+    order = [(kind, v) for kind, v in order if not (kind == "instructor" and v in dropped)]
+    return Plan(source_notebook.stem, instructor, solutions, order, names, tests)
 
 
-def learner_cells(submitted: dict, p: Plan) -> list[str]:
+def _uses(source: str, names: list[str]) -> bool:
+    """Whether a cell's top-level statements (not def/class bodies) read one of ``names``."""
+    tree = ast.parse(_python(source))
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        if any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node)):
+            return True
+    return False
+
+
+def learner_cells(submitted: dict, p: Plan) -> tuple[list[str], list[int]]:
     """The cells the child runs: instructor cells from source/, then for each solution
     grade id every submitted cell carrying it (a split cell keeps both halves), in order."""
     by_id: dict[str, list[str]] = {}
@@ -488,10 +522,14 @@ def learner_cells(submitted: dict, p: Plan) -> list[str]:
             src = cell.get("source", "")
             by_id.setdefault(meta.get("grade_id", ""), []).append(
                 "".join(src) if isinstance(src, list) else src)
-    cells = []
+    cells, instructor = [], []
     for kind, value in p.order:
-        cells += [value] if kind == "instructor" else by_id.get(value, [])
-    return cells
+        if kind == "instructor":
+            instructor.append(len(cells))
+            cells.append(value)
+        else:
+            cells += by_id.get(value, [])
+    return cells, instructor
 
 
 def suspicious(submitted: dict) -> list[str]:
@@ -577,7 +615,8 @@ def run_test_cell(source: str, namespace: dict, learner_names: list[str]) -> tup
 
 def decide(submitted: dict, p: Plan, cwd: Path) -> tuple[dict[str, tuple[str, str]], Child]:
     """{test grade id: (status, reason)} for one submitted notebook, and its child."""
-    child = Child(learner_cells(submitted, p), p.learner_names, cwd)
+    cells, instructor = learner_cells(submitted, p)
+    child = Child(cells, p.learner_names, cwd, instructor)
     verdicts: dict[str, tuple[str, str]] = {}
     deadline = time.monotonic() + SUBMISSION_TIMEOUT_S
     try:
@@ -589,6 +628,10 @@ def decide(submitted: dict, p: Plan, cwd: Path) -> tuple[dict[str, tuple[str, st
             except Exception:  # noqa: BLE001 (an instructor cell that needs a kernel)
                 pass
         for gid, (source, _) in p.tests.items():
+            if child.setup_errors:  # the child is not the kernel: decide nothing
+                verdicts[gid] = ("not covered", "the setup cells failed in the verifier: "
+                                 + child.setup_errors[0])
+                continue
             if time.monotonic() > deadline:
                 verdicts[gid] = ("not covered", "the verification ran out of time")
                 continue

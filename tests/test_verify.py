@@ -299,3 +299,21 @@ def test_verify_twice_changes_nothing_and_the_cli_reports(corpus, capsys):
     assert scores(course, EXAMPLE) == after[EXAMPLE]
     data = json.loads((course.root / "reports" / f"{EXAMPLE}_verify.json").read_text())
     assert {r["student"] for r in data if r["flagged"]} >= set(EXAMPLE_CHEATS)
+
+
+@pytest.mark.slow
+def test_the_child_runs_in_part_as_sandbox_when_it_can(units_plan, units_complete, tmp_path):
+    from autograder import sandbox
+
+    if not sandbox.enabled() or sandbox.unavailable():
+        pytest.skip(f"no sandbox here: {sandbox.unavailable() or 'isolation is off'}")
+    secret = REPO / "nbgrader_config.py"
+    nb = variant(units_complete, {"relu_solution": (
+        "def relu(z):\n"
+        f"    open({str(secret)!r}).read()\n"
+        "    return np.maximum(np.asarray(z), 0)\n")})
+    verdicts, child = verify.decide(as_dict(nb), units_plan, tmp_path)
+    assert child.isolation.startswith("bubblewrap")
+    assert verdicts["relu_values"][0] == "fail", verdicts["relu_values"]
+    assert "FileNotFoundError" in verdicts["relu_values"][1]
+    assert verdicts["sigmoid_values"][0] == "pass"
