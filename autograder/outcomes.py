@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import signal
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -315,9 +316,22 @@ class GuardedExecute(Execute):
         self._stopped = ""
         self.iopub_timeout = self.kill_grace
         path = (resources or {}).get("metadata", {}).get("path")
-        if path and os.path.isdir(path):
-            strip_code_files(path)
-        return super().preprocess(nb, resources, km)
+        if not (path and os.path.isdir(path)):
+            return super().preprocess(nb, resources, km)
+        strip_code_files(path)
+        # The notebooks in the kernel's directory hold the hidden tests (nbgrader restored
+        # them); they are out of its reach while it runs, and put back afterwards.
+        stash = tempfile.mkdtemp(prefix="au-stash-")
+        moved = []
+        try:
+            for notebook in Path(path).glob("*.ipynb"):
+                shutil.move(str(notebook), os.path.join(stash, notebook.name))
+                moved.append(notebook)
+            return super().preprocess(nb, resources, km)
+        finally:
+            for notebook in moved:
+                shutil.move(os.path.join(stash, notebook.name), str(notebook))
+            shutil.rmtree(stash, ignore_errors=True)
 
     def _returncode(self):
         try:

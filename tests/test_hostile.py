@@ -41,7 +41,8 @@ def _split(nb, grade_id, first: str, second: str):
     index = nb.cells.index(_cell(nb, grade_id))
     head = copy.deepcopy(nb.cells[index])
     head.source, nb.cells[index].source = first, second
-    head.pop("id", None)
+    if "id" in head:
+        head["id"] = f"{head['id']}-split"
     nb.cells.insert(index, head)
     return nb
 

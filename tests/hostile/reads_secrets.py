@@ -19,6 +19,13 @@ def _leaks():
                     found.append(path)
             except OSError:
                 pass
+    for path in glob.glob(os.path.join(here, "*")):  # the hidden tests in its own directory
+        try:
+            with open(path, "rb") as handle:
+                if b"_probe_" in handle.read():
+                    found.append(path)
+        except OSError:
+            pass
     for path in glob.glob(os.path.join(os.path.dirname(here), "*", "*.ipynb")):
         if not path.startswith(here):
             found.append(path)  # another student's work
