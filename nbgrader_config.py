@@ -50,8 +50,9 @@ c.Exchange.root = os.environ.get("ACTIVATION_UNITS_EXCHANGE", os.path.join(ROOT,
 c.Execute.kernel_name = "python3"
 c.Execute.timeout = int(os.environ.get("ACTIVATION_UNITS_CELL_TIMEOUT", "120"))
 c.Execute.interrupt_on_timeout = True
-# Isolation: the kernel used for grading runs in a sandbox (autograder/sandbox.py), unless
-# ACTIVATION_UNITS_ISOLATION=off. This sets c.Execute.kernel_name.
+# Isolation: autograding runs submissions in a sandboxed kernel (autograder/sandbox.py),
+# unless ACTIVATION_UNITS_ISOLATION=off. This sets c.GuardedExecute.kernel_name (the
+# autograde executor below); `nbgrader validate` keeps the plain python3 kernel.
 from autograder import sandbox  # noqa: E402
 
 sandbox.configure(c)

@@ -24,6 +24,9 @@ from autograder.course import Course
 
 SQLITE_TIMEOUT_S = 120
 RETRIES = 3
+#: nbclient's words for a kernel that never started (nothing the submission can cause).
+KERNEL_START_FAILURES = ("Kernel died before replying to kernel_info",
+                         "Kernel didn't respond in", "No such kernel named")
 
 
 @dataclass
@@ -85,8 +88,12 @@ def _autograde_one(root: str, db_url: str, assignment: str, student: str) -> dic
         if "database is locked" not in error:
             break
         time.sleep(1 + attempt)
-    # nbgrader itself failed (a case preflight did not foresee): never a missing grade.
     reason = _explain(error, assignment, student)
+    if any(sign in error for sign in KERNEL_START_FAILURES):
+        # The kernel did not start: the grader's fault, not the submission's. No 0 recorded.
+        return {"ok": False, "error": f"the grading kernel did not start: {reason}",
+                "notes": notes, "zero_recorded": False}
+    # nbgrader itself failed (a case preflight did not foresee): never a missing grade.
     outcomes.record_zero(course, assignment, student, reason)
     notes.append(outcomes.note("zero", f"graded 0: {reason}"))
     outcomes.write_notes(course, assignment, student, notes)

@@ -299,6 +299,28 @@ def death_reason(returncode: int | None) -> str:
     return f"the kernel exited (exit code {returncode}: os._exit or a fatal error)"
 
 
+def _sandbox_kernel_manager():
+    """``AsyncKernelManager`` that also knows the in-memory grading kernelspec."""
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    from autograder import sandbox
+
+    class SandboxSpecs(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name):
+            if kernel_name == sandbox.KERNEL_NAME:
+                return KernelSpec(resource_dir="", **sandbox.kernelspec())
+            return super().get_kernel_spec(kernel_name)
+
+    class SandboxKernelManager(AsyncKernelManager):
+        @default("kernel_spec_manager")
+        def _kernel_spec_manager_default(self):
+            return SandboxSpecs(data_dir=self.data_dir)
+
+    return SandboxKernelManager
+
+
 class GuardedExecute(Execute):
     """``Execute`` that records kernel death and interrupt-ignoring code instead of failing.
 
@@ -311,6 +333,10 @@ class GuardedExecute(Execute):
         5, help="Seconds a timed-out cell has to stop after the interrupt before the kernel "
                 "is killed."
     ).tag(config=True)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("kernel_manager_class", _sandbox_kernel_manager())
+        super().__init__(*args, **kwargs)
 
     def preprocess(self, nb, resources=None, km=None):
         self._stopped = ""

@@ -183,39 +183,22 @@ def require() -> None:
 
 
 # --- The kernelspec -------------------------------------------------------------------------
-def kernelspec_dir() -> Path:
-    """Where the grading kernelspec is written: ``<dir>/kernels/activation-units-sandbox``."""
-    return Path(tempfile.gettempdir()) / f"activation-units-kernels-{os.geteuid()}"
-
-
-def install_kernelspec() -> Path:
-    """Write the kernelspec (idempotent) and put its directory on ``JUPYTER_PATH``."""
-    base = kernelspec_dir()
-    spec = base / "kernels" / KERNEL_NAME
-    spec.mkdir(parents=True, exist_ok=True)
-    content = {"argv": [sys.executable, str(Path(__file__).resolve()), "-f",
-                        "{connection_file}"],
-               "display_name": "Python 3 (isolated grading)", "language": "python",
-               "interrupt_mode": "message", "metadata": {"debugger": False}}
-    target = spec / "kernel.json"
-    text = json.dumps(content, indent=1)
-    if not target.exists() or target.read_text() != text:
-        tmp = spec / f".kernel.json.{os.getpid()}"
-        tmp.write_text(text)
-        os.replace(tmp, target)
-    paths = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
-    if str(base) not in paths:
-        os.environ["JUPYTER_PATH"] = os.pathsep.join([str(base), *paths])
-    return spec
+def kernelspec() -> dict:
+    """The grading kernelspec (kept in memory: ``autograder.outcomes.SandboxKernelManager``
+    serves it to the grading kernel manager only, so it never shows up in a Jupyter server's
+    kernel list and no file in a shared directory can be swapped for another)."""
+    return {"argv": [sys.executable, str(Path(__file__).resolve()), "-f", "{connection_file}"],
+            "display_name": "Python 3 (isolated grading)", "language": "python",
+            "interrupt_mode": "message", "metadata": {"debugger": False}, "env": {}}
 
 
 def configure(c) -> None:
-    """Called by ``nbgrader_config.py``: the grading kernel, isolated unless opted out."""
-    if enabled():
-        install_kernelspec()
-        c.Execute.kernel_name = KERNEL_NAME
-    else:
-        c.Execute.kernel_name = "python3"
+    """Called by ``nbgrader_config.py``: the kernel ``autograde`` runs submissions in.
+
+    Only autograding (``GuardedExecute``) is isolated; ``nbgrader validate`` (a learner
+    checking their own work) keeps the plain ``python3`` kernel of ``c.Execute``.
+    """
+    c.GuardedExecute.kernel_name = KERNEL_NAME if enabled() else "python3"
 
 
 # --- The launcher (runs as the kernel process of the kernelspec) ---------------------------
