@@ -95,12 +95,15 @@ class Unverifiable(BaseException):
 # The wire: a JSON header and .npy blobs, length-prefixed
 
 
-def _encode(value, blobs: list[bytes], *, strict: bool):
+def _encode(value, blobs: list[bytes], *, strict: bool, refs: list | None = None):
     """A JSON tree of ``value``; arrays go to ``blobs`` as .npy bytes (no pickle).
 
-    ``strict`` (the verifier's side): anything else raises Unverifiable. Otherwise (the
-    child's side) an unknown object is sent as its type name only.
+    ``strict`` (the verifier's side): anything else raises Unverifiable, except functions
+    and random generators when ``refs`` collects them: the child gets a stand-in that calls
+    back (the verifier runs the function, or draws from the generator, itself). Otherwise
+    (the child's side) an unknown object is sent as its type name only.
     """
+    sub = {"strict": strict, "refs": refs}
     if isinstance(value, (np.ndarray, np.generic)):  # first: np.float64 is a float
         arr = np.asarray(value)  # a subclass becomes a plain ndarray: its hooks stay behind
         if arr.dtype.hasobject:
@@ -115,17 +118,22 @@ def _encode(value, blobs: list[bytes], *, strict: bool):
         return {"t": "py", "v": value}
     if isinstance(value, (list, tuple)):
         return {"t": type(value).__name__ if type(value) in (list, tuple) else "list",
-                "v": [_encode(v, blobs, strict=strict) for v in value]}
+                "v": [_encode(v, blobs, **sub) for v in value]}
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {"t": "dict", "v": {k: _encode(v, blobs, strict=strict) for k, v in value.items()}}
-    if isinstance(value, np.ufunc) and getattr(np, value.__name__, None) is value:
-        return {"t": "ufunc", "v": value.__name__}
+        return {"t": "dict", "v": {k: _encode(v, blobs, **sub) for k, v in value.items()}}
+    if isinstance(value, _Remote) and value._method is None:  # the verifier's own, back
+        return {"t": "backref", "v": value._ref}
+    if refs is not None and (callable(value) or isinstance(value, np.random.Generator)):
+        refs.append(value)
+        return {"t": "ref", "v": len(refs) - 1, "name": getattr(value, "__name__", "")}
     if strict:
         raise Unverifiable(f"a {type(value).__name__} argument cannot cross the pipe")
     return {"t": "obj", "v": type(value).__name__}
 
 
-def _decode(tree, blobs: list[bytes]):
+def _decode(tree, blobs: list[bytes], remote=None, refs: list | None = None):
+    """The value of an ``_encode`` tree; ``remote`` (the child) turns references into
+    call-back stand-ins, ``refs`` (the verifier) resolves references sent back."""
     kind = tree["t"]
     if kind == "py":
         return tree["v"]
@@ -133,12 +141,14 @@ def _decode(tree, blobs: list[bytes]):
         arr = np.load(io.BytesIO(blobs[tree["b"]]), allow_pickle=False)
         return arr[()] if kind == "np" else arr
     if kind in ("list", "tuple"):
-        items = [_decode(v, blobs) for v in tree["v"]]
+        items = [_decode(v, blobs, remote, refs) for v in tree["v"]]
         return items if kind == "list" else tuple(items)
     if kind == "dict":
-        return {k: _decode(v, blobs) for k, v in tree["v"].items()}
-    if kind == "ufunc":
-        return getattr(np, tree["v"])
+        return {k: _decode(v, blobs, remote, refs) for k, v in tree["v"].items()}
+    if kind == "backref" and refs is not None and 0 <= tree["v"] < len(refs):
+        return refs[tree["v"]]
+    if kind == "ref" and remote is not None:
+        return _Remote(remote, tree["v"], tree.get("name") or "function")
     return type(str(tree["v"]), (), {})()  # an opaque stand-in with the right type name
 
 
@@ -206,12 +216,52 @@ class _ShellStub:
         return lambda *args, **kwargs: None
 
 
+class _Remote:
+    """In the child: a function or generator of the verifier; calling it calls back."""
+
+    def __init__(self, channel, ref: int, name: str, method: str | None = None):
+        self._channel, self._ref, self._method = channel, ref, method
+        self.__name__ = name
+
+    def __call__(self, *args, **kwargs):
+        return self._channel.callback(self._ref, self._method, args, kwargs)
+
+    def __getattr__(self, method):
+        if method.startswith("__"):
+            raise AttributeError(method)
+        return _Remote(self._channel, self._ref, method, method)
+
+
+class _Channel:
+    """The child's end of the pipe: serves calls, and calls back while serving one."""
+
+    def __init__(self, fd_in: int, fd_out: int, namespace: dict):
+        self.fd_in, self.fd_out, self.namespace = fd_in, fd_out, namespace
+
+    def callback(self, ref: int, method: str | None, args, kwargs):
+        blobs: list[bytes] = []
+        header = {"op": "callback", "ref": ref, "method": method,
+                  "args": _encode(list(args), blobs, strict=False),
+                  "kwargs": _encode(dict(kwargs), blobs, strict=False)}
+        _send(self.fd_out, header, blobs)
+        while True:
+            reply, out = _receive(self.fd_in)
+            if reply["op"] == "call":  # the verifier calls the learner again meanwhile
+                _send(self.fd_out, *_child_call(self, reply, out))
+                continue
+            if reply.get("error"):
+                kind, message = reply["error"]
+                raise type(kind, (Exception,), {})(message)
+            return _decode(reply["result"], out, self)
+
+
 def _cell_timeout(signum, frame):
     raise TimeoutError(f"the cell ran longer than {CELL_TIMEOUT_S:g} s")
 
 
 def _child_main(fd_in: int, fd_out: int) -> None:
     namespace: dict = {"__name__": "__main__", "get_ipython": _ShellStub}
+    channel = _Channel(fd_in, fd_out, namespace)
     while True:
         try:
             header, blobs = _receive(fd_in)
@@ -232,14 +282,15 @@ def _child_main(fd_in: int, fd_out: int) -> None:
             names = [n for n in header["names"] if n in namespace]
             _send(fd_out, {"names": names, "errors": errors, "setup_errors": setup_errors}, [])
         elif header["op"] == "call":
-            _send(fd_out, *_child_call(namespace, header, blobs))
+            _send(fd_out, *_child_call(channel, header, blobs))
 
 
-def _child_call(namespace: dict, header: dict, blobs: list[bytes]) -> tuple[dict, list]:
-    args = _decode(header["args"], blobs)
-    kwargs = _decode(header["kwargs"], blobs)
+def _child_call(channel: _Channel, header: dict, blobs: list[bytes]) -> tuple[dict, list]:
+    namespace = channel.namespace
+    args = _decode(header["args"], blobs, channel)
+    kwargs = _decode(header["kwargs"], blobs, channel)
     before = [(p, a.copy()) for p, a in _leaves([args, kwargs])]
-    reply: dict = {"error": None, "warnings": [], "mutated": [], "returns_arg": None}
+    reply: dict = {"op": "reply", "error": None, "warnings": [], "mutated": [], "returns_arg": None}
     out: list[bytes] = []
     result = None
     with warnings.catch_warnings(record=True) as caught, np.errstate(**header["errstate"]):
@@ -262,7 +313,8 @@ def _child_call(namespace: dict, header: dict, blobs: list[bytes]) -> tuple[dict
             if now.shape != copy.shape or now.tobytes() != copy.tobytes():
                 reply["mutated"].append([list(path), _encode(now, out, strict=False)])
     except BaseException as exc:  # noqa: BLE001 (a result that cannot be sent)
-        reply = {"error": [type(exc).__name__, f"its result could not be sent: {exc}"[:500]],
+        reply = {"op": "reply",
+                 "error": [type(exc).__name__, f"its result could not be sent: {exc}"[:500]],
                  "warnings": [], "mutated": [], "returns_arg": None}
         out = []
     return reply, out
@@ -370,14 +422,19 @@ class Child:
 
     def call(self, name: str, args: tuple, kwargs: dict):
         blobs: list[bytes] = []
+        refs: list = []
         header = {"op": "call", "name": name, "errstate": np.geterr(),
-                  "args": _encode(list(args), blobs, strict=True),
-                  "kwargs": _encode(kwargs, blobs, strict=True)}
+                  "args": _encode(list(args), blobs, strict=True, refs=refs),
+                  "kwargs": _encode(kwargs, blobs, strict=True, refs=refs)}
         if not self.alive():
             raise RuntimeError(f"{name}: the process running your code has stopped")
         try:
             _send(self.fd_out, header, blobs)
-            reply, out = _receive(self.fd_in, time.monotonic() + CALL_TIMEOUT_S)
+            while True:
+                reply, out = _receive(self.fd_in, time.monotonic() + CALL_TIMEOUT_S)
+                if reply.get("op") != "callback":
+                    break
+                _send(self.fd_out, *self._callback(refs, reply, out))
         except TimeoutError:
             self.stop()
             raise TimeoutError(f"{name} did not return within {CALL_TIMEOUT_S:g} s") from None
@@ -403,6 +460,26 @@ class Child:
         if reply["returns_arg"] is not None:
             return _at([list(args), kwargs], reply["returns_arg"])
         return _decode(reply["result"], out)
+
+
+    @staticmethod
+    def _callback(refs: list, header: dict, blobs: list[bytes]) -> tuple[dict, list]:
+        """Run the verifier's function (or generator method) the child called back."""
+        out: list[bytes] = []
+        try:
+            target = refs[header["ref"]]
+            if header["method"] is not None:
+                if header["method"].startswith("_"):
+                    raise AttributeError(header["method"])
+                target = getattr(target, header["method"])
+            args = _decode(header["args"], blobs, refs=refs)
+            kwargs = _decode(header["kwargs"], blobs, refs=refs)
+            result = target(*args, **kwargs)
+            return {"op": "return", "result": _encode(result, out, strict=True)}, out
+        except Unverifiable:
+            raise
+        except Exception as exc:  # noqa: BLE001 (raised in the learner's code instead)
+            return {"op": "return", "error": [type(exc).__name__, str(exc)[:300]]}, []
 
 
 class Proxy:

@@ -156,8 +156,7 @@ def test_correct_02_passes_every_covered_cell(units_plan, units_complete, tmp_pa
     failed = {g: v for g, v in verdicts.items() if v[0] == "fail"}
     assert not failed
     covered = [g for g, v in verdicts.items() if v[0] == "pass"]
-    # every elementwise test cell of 02 is re-checked (numerical_derivative takes f)
-    assert len(covered) == len(units_plan.tests) - 1
+    assert len(covered) == len(units_plan.tests)  # every test cell of 02 is re-checked
 
 
 @pytest.mark.slow
@@ -175,6 +174,33 @@ def test_the_child_reproduces_mutation_warnings_and_returned_inputs(units_plan, 
     assert verdicts["sigmoid_edges"][0] == "fail"
     assert "RuntimeWarning" in verdicts["sigmoid_edges"][1]
     assert verdicts["sigmoid_grad_values"][0] == "pass"
+
+
+def release_with_solutions(assignment: str):
+    course = Course(REPO)
+    release = nbformat.read(str(course.notebook(assignment, released=True)), as_version=4)
+    source = {submissions.grade_id(c): c for c in
+              nbformat.read(str(course.notebook(assignment)), as_version=4).cells
+              if submissions.is_solution(c)}
+    return variant(release, {g: submissions.filled_in(c.source) for g, c in source.items()})
+
+
+@pytest.mark.slow
+def test_functions_passed_to_learner_code_are_called_back(tmp_path):
+    """01 passes sigma, f and g: the child calls back, the verifier evaluates them."""
+    p = verify.plan(Course(REPO).notebook("01_nonlinearity"))
+    complete = release_with_solutions("01_nonlinearity")
+    verdicts, _ = verify.decide(as_dict(complete), p, tmp_path)
+    assert {v[0] for v in verdicts.values()} == {"pass"}, verdicts
+    wrong = variant(complete, {
+        "hidden_features_solution": "def hidden_features(x, W1, b1, sigma):\n"
+                                    "    return np.tanh(x @ W1.T + b1)\n",
+        "sup_error_solution": "def sup_error(f, g, xs):\n"
+                              "    return float(np.mean(np.abs(f(xs) - g(xs))))\n"})
+    verdicts, _ = verify.decide(as_dict(wrong), p, tmp_path)
+    assert verdicts["hidden_features_values"][0] == "fail"
+    assert verdicts["sup_error_values"][0] == "fail"
+    assert verdicts["collapse_linear_stack_values"][0] == "pass"
 
 
 @pytest.mark.slow
