@@ -382,6 +382,7 @@ class GuardedExecute(Execute):
                                    "cell")]
             return cell, resources
         gid = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
+        self._interrupted = False
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
@@ -394,14 +395,22 @@ class GuardedExecute(Execute):
             reason = death_reason(self._returncode())
         except CellTimeoutError:
             self._kill()
-            reason = (f"the cell did not stop within {self.kill_grace} s of being interrupted "
-                      f"at the {self.timeout} s limit, so the kernel was killed")
+            if self._interrupted:
+                reason = (f"the cell did not stop within {self.kill_grace} s of being "
+                          f"interrupted at the {self.timeout} s limit, so the kernel was killed")
+            else:
+                reason = (f"the cell's output did not arrive within {self.kill_grace} s of its "
+                          "end (a flood of output?), so the kernel was killed")
         message = f"{reason} while running this cell; the cells after it were not run"
         cell.setdefault("outputs", []).append(_error(KERNEL_ENAME, message))
         self._stopped = reason
         INCIDENTS.append(note("kernel", f"{reason} in {gid}; later cells were not run and "
                               "score 0"))
         return cell, resources
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        self._interrupted = True
+        return await super()._async_handle_timeout(timeout, cell)
 
     def on_cell_executed(self, **kwargs):
         super().on_cell_executed(**kwargs)
