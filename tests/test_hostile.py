@@ -264,3 +264,22 @@ def test_a_real_assignment_keeps_the_scores_before_the_kernel_died(tmp_path, env
         assert score == expected, (gid, score, expected)
     notes = " ".join(n["message"] for n in outcomes.read_notes(course, name, "dies"))
     assert "exit code 7" in notes
+
+
+def test_outcomes_hold_without_isolation(tmp_path, env, monkeypatch):
+    """The explicit opt-out (plain kernel): dead and stubborn kernels are still graded."""
+    monkeypatch.setenv("ACTIVATION_UNITS_ISOLATION", "off")
+    names = ["os_exit", "segfault", "ignores_interrupt", "infinite_loop"]
+    cases = [c for c in CASES if c["name"] in names]
+    course = make_scratch(tmp_path / "course", example_assignments())
+    course.generate(A)
+    for case in cases:
+        submit_case(course, case)
+    assert main(["--root", str(course.root), "grade", A, "--workers", "2"]) == 0
+    with course.gradebook() as gb:
+        for case in cases:
+            grades = {g.name: g.auto_score for nb in gb.find_submission(A, case["name"]).notebooks
+                      for g in nb.grades if g.cell.cell_type == "code"}
+            assert grades == case["grades"], case["name"]
+            notes = " ".join(n["message"] for n in outcomes.read_notes(course, A, case["name"]))
+            assert case["reason"].lower() in notes.lower(), notes
