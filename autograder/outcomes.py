@@ -68,6 +68,12 @@ def preflight(course, assignment: str, student: str) -> tuple[list[dict], str]:
     expected = directory / f"{assignment}.ipynb"
     if not directory.is_dir():
         return notes, "missing: there is no submission directory"
+    links = sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_symlink())
+    if links:
+        # The grader (not the sandbox) copies the submission: a link could copy any file of
+        # the course (the solutions) next to the notebook.
+        return notes, ("symbolic links in the submission (" + ", ".join(links[:5])
+                       + "); submit regular files")
     notebooks = sorted(p for p in directory.glob("*.ipynb") if p.name != expected.name)
     if not expected.exists():
         if len(notebooks) == 1:
@@ -90,6 +96,8 @@ def preflight(course, assignment: str, student: str) -> tuple[list[dict], str]:
                           "removed before the notebook runs, data files kept): "
                           + ", ".join(extras[:10])
                           + (" ..." if len(extras) > 10 else "")))
+    if expected.is_symlink() or not expected.is_file():
+        return notes, "not a regular file: the notebook is a link or a directory"
     size_mb = expected.stat().st_size / 1e6
     if size_mb > MAX_NOTEBOOK_MB:
         return notes, (f"too large: the notebook is {size_mb:.0f} MB (limit {MAX_NOTEBOOK_MB} "

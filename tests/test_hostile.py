@@ -112,6 +112,14 @@ def _renamed(nb, d):
     return None
 
 
+def _symlink(nb, d):
+    """The notebook is a link to the source notebook (the solutions) of the course."""
+    d.mkdir(parents=True, exist_ok=True)
+    source = d.parents[2] / "source" / A / f"{A}.ipynb"
+    (d / f"{A}.ipynb").symlink_to(source)
+    return None
+
+
 def _missing(nb, d):
     d.mkdir(parents=True, exist_ok=True)
     (d / "notes.txt").write_text("I could not finish.\n")
@@ -126,6 +134,7 @@ TRANSFORMS = {
                                            _cell(nb, "sigmoid_solution").source),
     "split_test": _split_test, "wrong_kernel": _wrong_kernel, "deleted_test": _deleted_test,
     "older_release": _older_release, "renamed": _renamed, "missing": _missing,
+    "symlink": _symlink,
 }
 
 
