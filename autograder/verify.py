@@ -104,6 +104,8 @@ def _encode(value, blobs: list[bytes], *, strict: bool, refs: list | None = None
     (the child's side) an unknown object is sent as its type name only.
     """
     sub = {"strict": strict, "refs": refs}
+    if isinstance(value, _Opaque):  # the learner's own object, back to the learner
+        return {"t": "obj", "v": type(value).__name__}
     if isinstance(value, (np.ndarray, np.generic)):  # first: np.float64 is a float
         arr = np.asarray(value)  # a subclass becomes a plain ndarray: its hooks stay behind
         if arr.dtype.hasobject:
@@ -149,7 +151,12 @@ def _decode(tree, blobs: list[bytes], remote=None, refs: list | None = None):
         return refs[tree["v"]]
     if kind == "ref" and remote is not None:
         return _Remote(remote, tree["v"], tree.get("name") or "function")
-    return type(str(tree["v"]), (), {})()  # an opaque stand-in with the right type name
+    # an opaque stand-in with the learner's type name; sent back to the child as such
+    return type(str(tree["v"]), (_Opaque,), {})()
+
+
+class _Opaque:
+    """What a learner's object (not an array or number) becomes in the verifier."""
 
 
 def _send(fd: int, header: dict, blobs: list[bytes]) -> None:
@@ -178,11 +185,11 @@ def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
 
 def _receive(fd: int, deadline: float | None = None) -> tuple[dict, list[bytes]]:
     (size,) = struct.unpack(">Q", _read_exact(fd, 8, deadline))
-    if size > 1 << 26:
+    if size > 1 << 24:
         raise EOFError
     header = json.loads(_read_exact(fd, size, deadline))
     sizes = header.get("blobs", [])
-    if sum(sizes) > 1 << 30:
+    if sum(sizes) > 1 << 28:
         raise EOFError
     return header, [_read_exact(fd, s, deadline) for s in sizes]
 
@@ -365,13 +372,19 @@ class Child:
                             "instructor": self.instructor}, [])
         try:
             header, _ = _receive(self.fd_in, time.monotonic() + LOAD_TIMEOUT_S)
-        except (TimeoutError, EOFError, OSError):
+        except (TimeoutError, EOFError, OSError, ValueError, KeyError, struct.error):
             self.stop()
             self.defined, self.load_errors = [], ["the solution cells did not finish loading"]
             self.loaded = False
             return
-        self.defined, self.load_errors = header["names"], header["errors"]
-        self.setup_errors = header["setup_errors"]
+        try:
+            self.defined = [n for n in header["names"] if n in self.names]
+            self.load_errors = list(header["errors"])
+            self.setup_errors = list(header["setup_errors"])
+        except (KeyError, TypeError):
+            self.stop()
+            self.defined, self.load_errors = [], ["the child's answer was garbled"]
+            return
         self.loaded = True
 
     def _sandboxed(self, argv: list[str]) -> tuple[list[str], object]:
@@ -476,9 +489,7 @@ class Child:
             kwargs = _decode(header["kwargs"], blobs, refs=refs)
             result = target(*args, **kwargs)
             return {"op": "return", "result": _encode(result, out, strict=True)}, out
-        except Unverifiable:
-            raise
-        except Exception as exc:  # noqa: BLE001 (raised in the learner's code instead)
+        except (Exception, Unverifiable) as exc:  # noqa: BLE001 (raised in the learner's code)
             return {"op": "return", "error": [type(exc).__name__, str(exc)[:300]]}, []
 
 
@@ -545,6 +556,24 @@ class Plan:
     order: list[tuple[str, str]]           # ("instructor", source) | ("solution", grade id)
     learner_names: list[str]
     tests: dict[str, tuple[str, float]]    # grade id -> (source with hidden tests, points)
+    setup_error: str | None = None         # why the setup cells fail in a child, if they do
+    setup_checked: bool = False
+
+    def check_setup(self, cwd: Path) -> str:
+        """Run the setup and helper cells alone in a child, once: '' when they work.
+
+        Decided without any learner code, so that no submission can claim it."""
+        if not self.setup_checked:
+            child = Child([src for _, src in self.instructor], [], cwd,
+                          list(range(len(self.instructor))))
+            try:
+                child.start()
+            finally:
+                child.stop()
+            problems = child.setup_errors + ([] if child.loaded else child.load_errors)
+            self.setup_error = problems[0] if problems else ""
+            self.setup_checked = True
+        return self.setup_error or ""
 
 
 def plan(source_notebook: Path) -> Plan:
@@ -590,8 +619,8 @@ def _uses(source: str, names: list[str]) -> bool:
 
 
 def learner_cells(submitted: dict, p: Plan) -> tuple[list[str], list[int]]:
-    """The cells the child runs: instructor cells from source/, then for each solution
-    grade id every submitted cell carrying it (a split cell keeps both halves), in order."""
+    """The cells the child runs: the setup and helper cells from source/, then for each
+    solution grade id every submitted cell carrying it (a split cell keeps both halves)."""
     by_id: dict[str, list[str]] = {}
     for cell in submitted.get("cells", []):
         meta = _meta(cell)
@@ -599,12 +628,11 @@ def learner_cells(submitted: dict, p: Plan) -> tuple[list[str], list[int]]:
             src = cell.get("source", "")
             by_id.setdefault(meta.get("grade_id", ""), []).append(
                 "".join(src) if isinstance(src, list) else src)
-    cells, instructor = [], []
+    # the instructor's cells first, so that no learner code can make them fail
+    cells = [value for kind, value in p.order if kind == "instructor"]
+    instructor = list(range(len(cells)))
     for kind, value in p.order:
-        if kind == "instructor":
-            instructor.append(len(cells))
-            cells.append(value)
-        else:
+        if kind == "solution":
             cells += by_id.get(value, [])
     return cells, instructor
 
@@ -695,6 +723,10 @@ def decide(submitted: dict, p: Plan, cwd: Path) -> tuple[dict[str, tuple[str, st
     cells, instructor = learner_cells(submitted, p)
     child = Child(cells, p.learner_names, cwd, instructor)
     verdicts: dict[str, tuple[str, str]] = {}
+    setup_error = p.check_setup(cwd)
+    if setup_error:  # the verifier's child cannot stand in for the kernel: decide nothing
+        return {gid: ("not covered", f"the setup cells fail in the verifier: {setup_error}")
+                for gid in p.tests}, child
     deadline = time.monotonic() + SUBMISSION_TIMEOUT_S
     try:
         child.start()
@@ -705,12 +737,9 @@ def decide(submitted: dict, p: Plan, cwd: Path) -> tuple[dict[str, tuple[str, st
             except Exception:  # noqa: BLE001 (an instructor cell that needs a kernel)
                 pass
         for gid, (source, _) in p.tests.items():
-            if child.setup_errors:  # the child is not the kernel: decide nothing
-                verdicts[gid] = ("not covered", "the setup cells failed in the verifier: "
-                                 + child.setup_errors[0])
-                continue
             if time.monotonic() > deadline:
-                verdicts[gid] = ("not covered", "the verification ran out of time")
+                verdicts[gid] = ("fail", f"the functions took more than "
+                                 f"{SUBMISSION_TIMEOUT_S:g} s to re-check in all")
                 continue
             if not child.alive() and child.loaded:
                 child.start()  # after a timeout: a fresh child for the next test cell

@@ -343,3 +343,24 @@ def test_the_child_runs_in_part_as_sandbox_when_it_can(units_plan, units_complet
     assert verdicts["relu_values"][0] == "fail", verdicts["relu_values"]
     assert "FileNotFoundError" in verdicts["relu_values"][1]
     assert verdicts["sigmoid_values"][0] == "pass"
+
+
+@pytest.mark.slow
+def test_learner_code_cannot_make_a_cell_unverifiable(units_plan, units_complete, tmp_path):
+    """Whatever the child sends (learner objects, a forged 'cannot verify'), a cell the
+    verifier covers is decided: pass or fail, never 'not covered'."""
+    hijack = (
+        "import sys\n\n"
+        "for _m in list(sys.modules.values()):\n"
+        "    if hasattr(_m, '_child_call'):\n"
+        "        _m._child_call = lambda channel, header, blobs: ({\n"
+        "            'op': 'reply', 'error': ['Unverifiable', 'cannot check me'],\n"
+        "            'warnings': [], 'mutated': [], 'returns_arg': None}, [])\n")
+    nb = variant(units_complete, {
+        "relu_solution": "class Mine:\n    pass\n\n\ndef relu(z):\n    return Mine()\n"})
+    verdicts, _ = verify.decide(as_dict(nb), units_plan, tmp_path)
+    assert verdicts["relu_values"][0] == "fail" and "Mine" in verdicts["relu_values"][1]
+    nb = variant(units_complete, {"swish_solution": hijack + "\n\ndef swish(z, beta=1.0):\n"
+                                                             "    return z\n"})
+    verdicts, _ = verify.decide(as_dict(nb), units_plan, tmp_path)
+    assert {v[0] for v in verdicts.values()} == {"fail"}  # the hijack spoils every call
