@@ -2,9 +2,11 @@
 
 One scratch course with the example assignment; every case becomes one submission; the whole
 corpus is graded by ONE ``python -m autograder grade`` run with 2 workers, in the isolated
-kernel (bubblewrap) with a 5 s cell limit. Each case is then checked against its expected
-outcome in the gradebook (``nbgrader.api.Gradebook``) and the recorded reason. One more case
-grades a real assignment (02) whose kernel dies half-way. docs/GRADING.md explains each one.
+kernel (bubblewrap) with a 5 s cell limit, on a SQLite gradebook and, when .ci/run provides
+a server (``ACTIVATION_UNITS_TEST_PG_URL``), on PostgreSQL. Each case is then checked
+against its expected outcome in the gradebook (``nbgrader.api.Gradebook``) and the recorded
+reason. One more case grades a real assignment (02) whose kernel dies half-way; four run
+again with isolation off. docs/GRADING.md explains each one.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pytest
 
 from autograder import outcomes, sandbox, submissions
 from autograder.cli import main
-from autograder.course import REPO, example_assignments, make_scratch
+from autograder.course import REPO, Course, example_assignments, make_scratch
 
 A = "00_example"
 HERE = Path(__file__).resolve().parent / "hostile"
@@ -168,16 +170,51 @@ def env():
             os.environ[key] = value
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory, env):
-    """The corpus graded by one `grade` run (2 workers): (exit code, stdout, course)."""
-    root = tmp_path_factory.mktemp("hostile") / "course"
+PG_URL = os.environ.get("ACTIVATION_UNITS_TEST_PG_URL", "")
+
+
+def _pg_admin(sql: str) -> None:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sqlalchemy.text(sql))
+    engine.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def graded(request, tmp_path_factory, env):
+    """The corpus graded by one `grade` run (2 workers): (exit code, course), on a SQLite
+    gradebook and, where .ci/run provides a server (ACTIVATION_UNITS_TEST_PG_URL), on
+    PostgreSQL through ACTIVATION_UNITS_DB_URL as a deployment would."""
+    import uuid
+
+    root = tmp_path_factory.mktemp(f"hostile-{request.param}") / "course"
     course = make_scratch(root, example_assignments())
-    assert main(["--root", str(root), "build"]) == 0
-    for case in CASES:
-        submit_case(course, case)
-    code = main(["--root", str(root), "grade", A, "--workers", "2"])
-    return code, course
+    saved = os.environ.get("ACTIVATION_UNITS_DB_URL")
+    database = ""
+    if request.param == "postgresql":
+        if not PG_URL:
+            pytest.skip("ACTIVATION_UNITS_TEST_PG_URL is not set (.ci/run sets it)")
+        database = f"au_hostile_{uuid.uuid4().hex[:12]}"
+        _pg_admin(f'CREATE DATABASE "{database}"')
+        os.environ["ACTIVATION_UNITS_DB_URL"] = PG_URL.rsplit("/", 1)[0] + "/" + database
+        course = Course(root)
+    else:
+        os.environ.pop("ACTIVATION_UNITS_DB_URL", None)
+    try:
+        assert main(["--root", str(root), "build"]) == 0
+        for case in CASES:
+            submit_case(course, case)
+        code = main(["--root", str(root), "grade", A, "--workers", "2"])
+        yield code, course
+    finally:
+        if saved is None:
+            os.environ.pop("ACTIVATION_UNITS_DB_URL", None)
+        else:
+            os.environ["ACTIVATION_UNITS_DB_URL"] = saved
+        if database:
+            _pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")
@@ -249,11 +286,13 @@ def test_isolation_refuses_without_the_sandbox(graded, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "bubblewrap (bwrap) is not installed" in err and "ACTIVATION_UNITS_ISOLATION=off" in err
     monkeypatch.setenv("ACTIVATION_UNITS_ISOLATION", "off")
+    monkeypatch.delenv("ACTIVATION_UNITS_DB_URL", raising=False)
     sandbox.require()  # the explicit opt-out
 
 
-def test_a_real_assignment_keeps_the_scores_before_the_kernel_died(tmp_path, env):
+def test_a_real_assignment_keeps_the_scores_before_the_kernel_died(tmp_path, env, monkeypatch):
     """02: the kernel dies in relu_grad; every test before it keeps its points."""
+    monkeypatch.delenv("ACTIVATION_UNITS_DB_URL", raising=False)
     name = "02_activation_units"
     course = make_scratch(tmp_path / "course", {name: REPO / "source" / name})
     course.generate(name)
@@ -278,6 +317,7 @@ def test_a_real_assignment_keeps_the_scores_before_the_kernel_died(tmp_path, env
 def test_outcomes_hold_without_isolation(tmp_path, env, monkeypatch):
     """The explicit opt-out (plain kernel): dead and stubborn kernels are still graded."""
     monkeypatch.setenv("ACTIVATION_UNITS_ISOLATION", "off")
+    monkeypatch.delenv("ACTIVATION_UNITS_DB_URL", raising=False)
     names = ["os_exit", "segfault", "ignores_interrupt", "infinite_loop"]
     cases = [c for c in CASES if c["name"] in names]
     course = make_scratch(tmp_path / "course", example_assignments())
