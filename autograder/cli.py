@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("assignment", metavar="ASSIGNMENT")
     p.add_argument("--student", nargs="+", default=None, help="only these students")
     p.add_argument("--dry-run", action="store_true", help="report only; leave the gradebook")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
 
     p = sub.add_parser("feedback", help="write feedback HTML for autograded submissions")
     p.add_argument("assignment", metavar="ASSIGNMENT")
@@ -160,7 +161,8 @@ def cmd_verify(course: Course, args) -> int:
     from autograder import verify
 
     name = _assignment(course, args.assignment)
-    reports = verify.verify(course, name, args.student, write=not args.dry_run)
+    reports = verify.verify(course, name, args.student, write=not args.dry_run,
+                            workers=max(1, args.workers))
     if not reports:
         raise ValueError(f"there are no submissions of {name} in {course.root / 'submitted'}.")
     out = course.root / "reports" / f"{name}_verify.json"

@@ -808,9 +808,9 @@ def apply(course, assignment: str, report: SubmissionReport, p: Plan, *, write: 
 # Entry points
 
 
-def verify_submission(course, assignment: str, student: str, *, write: bool = True,
-                      p: Plan | None = None) -> SubmissionReport:
-    """Re-check one autograded submission; revoke denied points when ``write``."""
+def check_submission(course, assignment: str, student: str,
+                     p: Plan | None = None) -> SubmissionReport:
+    """Decide the test cells of one submission (no gradebook access)."""
     t0 = time.perf_counter()
     p = p or plan(course.notebook(assignment))
     report = SubmissionReport(student, assignment)
@@ -827,19 +827,60 @@ def verify_submission(course, assignment: str, student: str, *, write: bool = Tr
     verdicts, child = decide(submitted, p, path.parent)
     report.isolation = child.isolation
     report.cells = [CellVerdict(gid, status, reason) for gid, (status, reason) in verdicts.items()]
-    apply(course, assignment, report, p, write=write)
     report.seconds = time.perf_counter() - t0
     return report
 
 
+def verify_submission(course, assignment: str, student: str, *, write: bool = True,
+                      p: Plan | None = None) -> SubmissionReport:
+    """Re-check one autograded submission; revoke denied points when ``write``.
+
+    The one call for a grading loop, right after nbgrader autograded ``student``."""
+    p = p or plan(course.notebook(assignment))
+    report = check_submission(course, assignment, student, p)
+    if not report.error:
+        apply(course, assignment, report, p, write=write)
+    return report
+
+
+_WORKER_PLANS: dict[str, Plan] = {}
+
+
+def _check_worker(root: str, assignment: str, student: str) -> SubmissionReport:
+    from autograder.course import Course
+
+    course = Course(root)
+    key = str(course.notebook(assignment))
+    if key not in _WORKER_PLANS:  # one setup check per worker process
+        _WORKER_PLANS[key] = plan(course.notebook(assignment))
+    return check_submission(course, assignment, student, _WORKER_PLANS[key])
+
+
 def verify(course, assignment: str, students: list[str] | None = None, *,
-           write: bool = True) -> list[SubmissionReport]:
-    """Re-check the autograded submissions of ``assignment`` (all by default)."""
+           write: bool = True, workers: int = 1) -> list[SubmissionReport]:
+    """Re-check the autograded submissions of ``assignment`` (all by default).
+
+    With ``workers`` > 1 the submissions are decided in that many processes; the
+    gradebook is written by this process alone, afterwards."""
     from autograder.grading import submitted_students
 
     p = plan(course.notebook(assignment))
     students = submitted_students(course, assignment) if students is None else students
-    return [verify_submission(course, assignment, s, write=write, p=p) for s in students]
+    if workers > 1 and len(students) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(students)),
+                                 mp_context=context) as pool:
+            reports = list(pool.map(_check_worker, [str(course.root)] * len(students),
+                                    [assignment] * len(students), students))
+    else:
+        reports = [check_submission(course, assignment, s, p) for s in students]
+    for report in reports:
+        if not report.error:
+            apply(course, assignment, report, p, write=write)
+    return reports
 
 
 def render(reports: list[SubmissionReport]) -> str:

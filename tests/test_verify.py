@@ -318,13 +318,17 @@ def test_02_cheater_loses_exactly_the_cheated_points(corpus):
 
 @pytest.mark.slow
 def test_verify_twice_changes_nothing_and_the_cli_reports(corpus, capsys):
-    course, _, after, _ = corpus
-    assert main(["--root", str(course.root), "verify", EXAMPLE]) == 0
+    """Again, through the CLI, in 2 worker processes: the same decisions, no change."""
+    course, _, after, reports = corpus
+    assert main(["--root", str(course.root), "verify", EXAMPLE, "--workers", "2"]) == 0
     out = capsys.readouterr().out
     assert "patch_allclose" in out and "suspicious" in out
     assert scores(course, EXAMPLE) == after[EXAMPLE]
     data = json.loads((course.root / "reports" / f"{EXAMPLE}_verify.json").read_text())
     assert {r["student"] for r in data if r["flagged"]} >= set(EXAMPLE_CHEATS)
+    for r in data:
+        serial = {c.grade_id: c.status for c in reports[EXAMPLE][r["student"]].cells}
+        assert {c["grade_id"]: c["status"] for c in r["cells"]} == serial
 
 
 @pytest.mark.slow
