@@ -78,7 +78,7 @@ c.Autograde.sanitize_preprocessors = [
     "autograder.outcomes.DeduplicateGradeIds",
     "autograder.outcomes.RestoreGradingMetadata",
     "nbgrader.preprocessors.OverwriteKernelspec",
-    "nbgrader.preprocessors.OverwriteCells",
+    "autograder.outcomes.RestoreCells",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.Autograde.autograde_preprocessors = [
@@ -91,7 +91,8 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.GuardedExecute.kill_grace = 5
-# A deleted (or cut-and-pasted away) test cell is restored from the gradebook and graded.
+# A deleted (or cut-and-pasted away) test cell is restored from the gradebook and graded
+# (RestoreCells below is OverwriteCells, placing it robustly).
 c.OverwriteCells.add_missing_cells = True
 # Students are created on the fly by `autograde` (self-learners, LMS downloads).
 c.Autograde.create_student = True

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 from nbformat.notebooknode import NotebookNode
-from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor, OverwriteCells
 from traitlets import Integer
 
 NOTES_FILE = "grading_notes.json"
@@ -144,6 +144,11 @@ def _compare_with_release(course, assignment: str, nb) -> list[dict]:
         return notes
     reference = _cells_by_id(nbformat.read(str(release), as_version=4))
     mine = _cells_by_id(nb)
+    unknown = sorted(set(mine) - set(reference))
+    if unknown:
+        notes.append(note("release", "cells with grade ids this release does not have (an "
+                          f"older release?): {', '.join(unknown)}; they run as ordinary cells "
+                          "and earn nothing"))
     for gid, cell in reference.items():
         meta = cell.metadata.get("nbgrader", {})
         if not (meta.get("grade") or meta.get("locked")):
@@ -237,8 +242,13 @@ class RestoreGradingMetadata(NbGraderPreprocessor):
             return nb, resources
         for cell in nb.cells:
             meta = cell.get("metadata", {}).get("nbgrader")
-            gid = meta.get("grade_id") if isinstance(meta, dict) else None
+            if not isinstance(meta, dict):
+                continue
+            gid = meta.get("grade_id")
             if gid not in locked:
+                # A grade id the gradebook does not know (an older release, a hand edit):
+                # the cell runs as an ordinary cell; nbgrader would half-strip it and fail.
+                del cell.metadata["nbgrader"]
                 continue
             meta.update(grade=gid in grade, solution=gid in solution, task=gid in task,
                         locked=bool(locked[gid]))
@@ -247,6 +257,30 @@ class RestoreGradingMetadata(NbGraderPreprocessor):
             else:
                 meta.pop("points", None)
             meta.setdefault("schema_version", 3)
+        return nb, resources
+
+
+class RestoreCells(OverwriteCells):
+    """nbgrader's ``OverwriteCells``, putting a missing test cell back after the nearest
+    earlier cell of the source that the submission still has (nbgrader looks only at the
+    one just before it, and fails when that one is gone too, or is a read-only cell)."""
+
+    def add_missing_grade_cells(self, nb, resources):
+        source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        order = [cell.name for cell in source_nb.source_cells]
+        solution = {cell.name for cell in source_nb.solution_cells}
+        for grade_cell in source_nb.grade_cells:
+            present = {c.metadata.nbgrader.get("grade_id"): i for i, c in enumerate(nb.cells)
+                       if isinstance(c.get("metadata", {}).get("nbgrader"), dict)}
+            if grade_cell.name in present:
+                continue
+            self.log.warning("Missing grade cell %s, adding it to the notebook", grade_cell.name)
+            position = order.index(grade_cell.name)
+            new = nbformat.from_dict(self.missing_cell_transform(
+                source_nb.source_cells[position], grade_cell.max_score,
+                is_solution=grade_cell.name in solution))
+            earlier = [present[name] for name in order[:position] if name in present]
+            nb.cells.insert(max(earlier) + 1 if earlier else 0, new)
         return nb, resources
 
 

@@ -108,6 +108,17 @@ def _older_release(nb, d):
     return None
 
 
+def _older_release_ids(nb, d):
+    """Grade ids of another release: the solution cell under an old id, and a test cell that
+    the current release no longer has."""
+    _cell(nb, "sigmoid_solution").metadata.nbgrader["grade_id"] = "sigmoid_answer_v0"
+    old_test = copy.deepcopy(_cell(nb, "relu_grad_values"))
+    old_test.metadata.nbgrader["grade_id"] = "relu_grad_old_test"
+    old_test["id"] = "old-test"
+    nb.cells.append(old_test)
+    return nb
+
+
 def _renamed(nb, d):
     d.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(d / "my_work.ipynb"))
@@ -136,7 +147,7 @@ TRANSFORMS = {
                                            _cell(nb, "sigmoid_solution").source),
     "split_test": _split_test, "wrong_kernel": _wrong_kernel, "deleted_test": _deleted_test,
     "older_release": _older_release, "renamed": _renamed, "missing": _missing,
-    "symlink": _symlink,
+    "symlink": _symlink, "older_release_ids": _older_release_ids,
 }
 
 
