@@ -54,8 +54,8 @@ import numpy as np
 #: Seconds one call of a learner function may take in the child.
 CALL_TIMEOUT_S = 20.0
 #: Seconds one solution cell may run in the child; all of them together.
-CELL_TIMEOUT_S = 20.0
-LOAD_TIMEOUT_S = 90.0
+CELL_TIMEOUT_S = 60.0
+LOAD_TIMEOUT_S = 240.0
 #: Seconds all verification of one submission may take.
 SUBMISSION_TIMEOUT_S = 300.0
 
@@ -619,21 +619,22 @@ def _uses(source: str, names: list[str]) -> bool:
 
 
 def learner_cells(submitted: dict, p: Plan) -> tuple[list[str], list[int]]:
-    """The cells the child runs: the setup and helper cells from source/, then for each
-    solution grade id every submitted cell carrying it (a split cell keeps both halves)."""
-    by_id: dict[str, list[str]] = {}
-    for cell in submitted.get("cells", []):
-        meta = _meta(cell)
-        if cell.get("cell_type") == "code" and meta.get("solution"):
-            src = cell.get("source", "")
-            by_id.setdefault(meta.get("grade_id", ""), []).append(
-                "".join(src) if isinstance(src, list) else src)
-    # the instructor's cells first, so that no learner code can make them fail
+    """The cells the child runs, and which of them are the instructor's.
+
+    First the setup and helper cells from source/ (so that no learner code can make them
+    fail), then the learner's code in the submitted notebook's order: every cell carrying
+    a solution grade id of source/ (a split cell keeps both halves) and every code cell
+    the learner added (no nbgrader metadata: helpers live there too)."""
     cells = [value for kind, value in p.order if kind == "instructor"]
     instructor = list(range(len(cells)))
-    for kind, value in p.order:
-        if kind == "solution":
-            cells += by_id.get(value, [])
+    for cell in submitted.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        meta = _meta(cell)
+        added = not meta.get("grade_id")
+        if (meta.get("solution") and meta.get("grade_id") in p.solutions) or added:
+            src = cell.get("source", "")
+            cells.append("".join(src) if isinstance(src, list) else src)
     return cells, instructor
 
 

@@ -368,3 +368,18 @@ def test_learner_code_cannot_make_a_cell_unverifiable(units_plan, units_complete
                                                              "    return z\n"})
     verdicts, _ = verify.decide(as_dict(nb), units_plan, tmp_path)
     assert {v[0] for v in verdicts.values()} == {"fail"}  # the hijack spoils every call
+
+
+@pytest.mark.slow
+def test_helpers_in_cells_the_learner_added_are_run(units_plan, units_complete, tmp_path):
+    nb = variant(units_complete, {"sigmoid_solution": "def sigmoid(z):\n"
+                                                      "    return _my_sigmoid(z)\n"})
+    helper = nbformat.v4.new_code_cell(
+        "def _my_sigmoid(z):\n    z = np.asarray(z)\n    e = np.exp(-np.abs(z))\n"
+        "    return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype)\n")
+    where = next(i for i, c in enumerate(nb.cells)
+                 if submissions.grade_id(c) == "sigmoid_solution")
+    nb.cells.insert(where, helper)
+    verdicts, _ = verify.decide(as_dict(nb), units_plan, tmp_path)
+    for aspect in ("values", "edges", "dtype"):
+        assert verdicts[f"sigmoid_{aspect}"] == ("pass", ""), verdicts[f"sigmoid_{aspect}"]
