@@ -11,23 +11,33 @@ comparison:
   instructor's test cells, read from ``source/`` (hidden tests included), with the
   instructor's setup and helper cells, and the learner's functions replaced by *proxies*;
 * each proxy call goes over a pipe to a **child process** that executed only the
-  notebook's setup cell, the instructor's definition-only helper cells and the learner's
-  solution cells (by grade id, from the submitted notebook). The child calls the
-  learner's function and sends back the output;
+  notebook's setup cell and the instructor's definition-only helper cells (from
+  ``source/``), then the learner's solution cells (by grade id) and the code cells the
+  learner added, from the submitted notebook. The child calls the learner's function and
+  sends back the output. It runs in part A's bubblewrap sandbox (``autograder.sandbox``:
+  no network, uid nobody, rlimits, read-only view) when isolation is on, plainly otherwise
+  (the report says which);
 * arguments and results cross the pipe as NumPy's ``.npy`` bytes (``allow_pickle=False``
   both ways) inside a small JSON header: no pickle, no object arrays, no learner objects
-  in the verifier. Warnings, exceptions, modified inputs and a returned input array are
-  reported and reproduced by the proxy, so ``course_utils.checks`` decides dtype, shape,
-  warnings and values with the same code, inputs and tolerances as the hidden tests.
+  in the verifier (they stay opaque stand-ins). Functions and random generators that a
+  check passes (``sigma``, ``init``, ``rng``) stay in the verifier: the child gets
+  stand-ins that call back. Warnings, exceptions, modified inputs and a returned input
+  array are reported and reproduced by the proxy, so ``course_utils.checks`` decides
+  dtype, shape, warnings and values with the same code, inputs and tolerances as in the
+  kernel, hidden tests included.
 
-A test cell whose checks pass something the pipe cannot carry (a Python function such as
-``sigma``, a random generator) is *not covered*: nbgrader's score stands. Where nbgrader
-gave points that the verifier denies, the verifier sets that grade's ``auto_score`` to 0
-in the gradebook and explains why in the ``auto_comment`` of the exercise's solution cell;
-suspicious source patterns are listed for a human, never penalised.
+A test cell is *not covered* (nbgrader's score stands) only for reasons no submission
+controls: its checks pass an argument the pipe cannot carry, it needs a name defined
+outside the solutions, or the setup cells fail in a child without any learner code. A
+child that misbehaves (garbage on the pipe, a hang, a crash, a forged answer) fails the
+cells it was asked about. Where nbgrader gave points that the verifier denies, the
+verifier sets that grade's ``auto_score`` to 0 in the gradebook and explains why in the
+``auto_comment`` of the exercise's solution cell; suspicious source patterns are listed
+for a human, never penalised.
 
-Use: ``python -m autograder verify ASSIGNMENT`` after ``grade`` (or
-:func:`verify_submission` for one student right after autograding it).
+Use: ``python -m autograder verify ASSIGNMENT [--workers N] [--dry-run]`` after ``grade``
+(it writes ``reports/ASSIGNMENT_verify.json``), or :func:`verify_submission` for one
+student right after autograding it.
 """
 
 from __future__ import annotations
