@@ -333,11 +333,13 @@ def death_reason(returncode: int | None) -> str:
             name = signal.Signals(sig).name
         except ValueError:
             name = f"signal {sig}"
-        why = {"SIGKILL": "killed (out of memory, or past its CPU-time limit)",
-               "SIGXCPU": "stopped at its CPU-time limit", "SIGSEGV": "crashed (segfault)",
-               "SIGBUS": "crashed (bus error)", "SIGABRT": "aborted",
-               "SIGXFSZ": "stopped at its file-size limit"}.get(name, "killed")
-        return f"the kernel was {why} ({name})"
+        why = {"SIGKILL": "the kernel was killed (out of memory, or past its CPU-time limit)",
+               "SIGXCPU": "the kernel was stopped at its CPU-time limit",
+               "SIGSEGV": "the kernel crashed (segfault)",
+               "SIGBUS": "the kernel crashed (bus error)", "SIGABRT": "the kernel aborted",
+               "SIGXFSZ": "the kernel was stopped at its file-size limit",
+               }.get(name, "the kernel was killed")
+        return f"{why} ({name})"
     return f"the kernel exited (exit code {returncode}: os._exit or a fatal error)"
 
 
