@@ -524,17 +524,19 @@ def _meta(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {}) or {}
 
 
-def defined_names(source: str) -> list[str]:
-    """Top-level names a cell defines (def, class, assignment, import)."""
+def defined_names(source: str, *, classes: bool = False) -> list[str]:
+    """Top-level names a cell defines (def, class, assignment); only classes with
+    ``classes``."""
     try:
         tree = ast.parse(_python(source))
     except SyntaxError:
         return []
     names = []
     for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if isinstance(node, ast.ClassDef) or (not classes and isinstance(
+                node, (ast.FunctionDef, ast.AsyncFunctionDef))):
             names.append(node.name)
-        elif isinstance(node, ast.Assign):
+        elif isinstance(node, ast.Assign) and not classes:
             names += [t.id for t in node.targets if isinstance(t, ast.Name)]
     return names
 
@@ -566,6 +568,7 @@ class Plan:
     order: list[tuple[str, str]]           # ("instructor", source) | ("solution", grade id)
     learner_names: list[str]
     tests: dict[str, tuple[str, float]]    # grade id -> (source with hidden tests, points)
+    classes: list[str] = field(default_factory=list)  # learner names defined by `class`
     setup_error: str | None = None         # why the setup cells fail in a child, if they do
     setup_checked: bool = False
 
@@ -592,6 +595,7 @@ def plan(source_notebook: Path) -> Plan:
 
     nb = nbformat.read(str(source_notebook), as_version=4)
     instructor, solutions, order, names, tests = [], [], [], [], {}
+    solution_sources: list[tuple[str, str]] = []
     first_code = True
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -599,6 +603,7 @@ def plan(source_notebook: Path) -> Plan:
         meta = _meta(cell)
         gid = meta.get("grade_id", "")
         if meta.get("solution"):
+            solution_sources.append((gid, cell.source))
             solutions.append(gid)
             order.append(("solution", gid))
             names += defined_names(cell.source)
@@ -614,12 +619,17 @@ def plan(source_notebook: Path) -> Plan:
     dropped = {instructor[k][1] for k in range(len(instructor)) if k not in keep}
     instructor = [instructor[k] for k in keep]
     order = [(kind, v) for kind, v in order if not (kind == "instructor" and v in dropped)]
-    return Plan(source_notebook.stem, instructor, solutions, order, names, tests)
+    classes = [n for _, src in solution_sources for n in defined_names(src, classes=True)]
+    return Plan(source_notebook.stem, instructor, solutions, order, names, tests,
+                classes=classes)
 
 
 def _uses(source: str, names: list[str]) -> bool:
     """Whether a cell's top-level statements (not def/class bodies) read one of ``names``."""
-    tree = ast.parse(_python(source))
+    try:
+        tree = ast.parse(_python(source))
+    except SyntaxError:
+        return True  # the careful answer
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
@@ -748,6 +758,10 @@ def decide(submitted: dict, p: Plan, cwd: Path) -> tuple[dict[str, tuple[str, st
             except Exception:  # noqa: BLE001 (an instructor cell that needs a kernel)
                 pass
         for gid, (source, _) in p.tests.items():
+            if p.classes and _uses(source, p.classes):
+                verdicts[gid] = ("not covered", "the test checks a class of the learner's "
+                                 "(the verifier re-checks functions)")
+                continue
             if time.monotonic() > deadline:
                 verdicts[gid] = ("fail", f"the functions took more than "
                                  f"{SUBMISSION_TIMEOUT_S:g} s to re-check in all")

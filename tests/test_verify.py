@@ -383,3 +383,14 @@ def test_helpers_in_cells_the_learner_added_are_run(units_plan, units_complete, 
     verdicts, _ = verify.decide(as_dict(nb), units_plan, tmp_path)
     for aspect in ("values", "edges", "dtype"):
         assert verdicts[f"sigmoid_{aspect}"] == ("pass", ""), verdicts[f"sigmoid_{aspect}"]
+
+
+@pytest.mark.slow
+def test_03_classes_are_left_to_nbgrader(tmp_path):
+    """03 grades torch classes: the verifier decides nothing there (no false failure)."""
+    p = verify.plan(Course(REPO).notebook("03_swish_mish"))
+    assert {"SwishFunction", "Swish", "PReLU"} <= set(p.classes)
+    p.setup_checked, p.setup_error = True, ""  # as if every setup cell ran in the child
+    verdicts, _ = verify.decide(as_dict(release_with_solutions("03_swish_mish")), p, tmp_path)
+    assert {v[0] for v in verdicts.values()} == {"not covered"}
+    assert all("class" in v[1] for v in verdicts.values())
