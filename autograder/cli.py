@@ -18,6 +18,7 @@ The stock ``nbgrader`` commands work from the course root too; they read the sam
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -49,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("assignment", metavar="ASSIGNMENT")
     p.add_argument("--student", nargs="+", default=None, help="only these students")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    _isolation_flag(p)
 
     p = sub.add_parser("verify", help="re-check autograded scores in a separate process")
     p.add_argument("assignment", metavar="ASSIGNMENT")
@@ -75,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="the assignment (default: guessed from the notebook's name)")
     p.add_argument("--workdir", type=Path, default=None,
                    help="scratch course directory (default .selfgrade/ in the course root)")
+    _isolation_flag(p)
 
     p = sub.add_parser("demo", help="run the pipeline on bundled example submissions")
     p.add_argument("--workdir", type=Path, default=None,
@@ -82,7 +85,32 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--all", action="store_true", dest="everything",
                    help="every assignment in source/, not only 02_activation_units")
+    _isolation_flag(p)
     return parser
+
+
+def _isolation_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-isolation", action="store_true",
+                   help="run graded code unsandboxed: the explicit opt-out (docs/GRADING.md)")
+
+
+#: Commands that grade code the person at the keyboard brought themselves (the bundled
+#: examples, a self-learner's own notebook): where the sandbox cannot run, they fall back to
+#: unsandboxed grading and say so. `grade` runs other people's code: it refuses instead.
+OWN_CODE_COMMANDS = ("demo", "selfgrade")
+
+
+def _choose_isolation(args) -> None:
+    """Settle ACTIVATION_UNITS_ISOLATION before the course's config is read."""
+    from autograder import sandbox
+
+    if getattr(args, "no_isolation", False):
+        os.environ[sandbox.ENV_SWITCH] = "off"
+    elif (args.command in OWN_CODE_COMMANDS and sandbox.ENV_SWITCH not in os.environ
+          and sandbox.unavailable()):
+        print(f"{args.command}: {sandbox.unavailable()}. Grading your own code unsandboxed; "
+              "`grade` (students' code) would refuse.", file=sys.stderr)
+        os.environ[sandbox.ENV_SWITCH] = "off"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        _choose_isolation(args)
         course = Course(args.root)
         with warnings.catch_warnings():
             # SQLAlchemy warns about nbgrader's session handling on every autograde.
