@@ -356,6 +356,7 @@ class Child:
         self.cells, self.names, self.cwd = cells, names, cwd
         self.instructor = list(instructor)  # indices of the instructor's cells
         self.setup_errors: list[str] = []
+        self.env_error = ""  # the child could not start at all (not the learner's doing)
         self.proc: subprocess.Popen | None = None
         self.starts = 0
         self.loaded = False
@@ -371,10 +372,17 @@ class Child:
         argv, preexec = self._sandboxed(argv)
         env = {**os.environ, "NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "Agg",
                "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, pass_fds=(c_in, c_out),
-                                     cwd=str(self.cwd), env=env, start_new_session=True,
-                                     preexec_fn=preexec)
+        try:
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, pass_fds=(c_in, c_out), cwd=str(self.cwd), env=env,
+                start_new_session=True, preexec_fn=preexec)
+        except (OSError, subprocess.SubprocessError) as exc:  # the machine, not the learner
+            for fd in (c_in, c_out, p_in, p_out):
+                os.close(fd)
+            self.env_error = f"the child process could not start: {exc}"
+            self.loaded = False
+            return
         os.close(c_in)
         os.close(c_out)
         self.fd_out, self.fd_in = p_out, p_in
@@ -583,7 +591,8 @@ class Plan:
                 child.start()
             finally:
                 child.stop()
-            problems = child.setup_errors + ([] if child.loaded else child.load_errors)
+            problems = ([child.env_error] if child.env_error else []) + child.setup_errors + (
+                [] if child.loaded else child.load_errors)
             self.setup_error = problems[0] if problems else ""
             self.setup_checked = True
         return self.setup_error or ""
@@ -768,6 +777,9 @@ def decide(submitted: dict, p: Plan, cwd: Path) -> tuple[dict[str, tuple[str, st
                 continue
             if not child.alive() and child.loaded:
                 child.start()  # after a timeout: a fresh child for the next test cell
+            if child.env_error:
+                verdicts[gid] = ("not covered", child.env_error)
+                continue
             ns = dict(namespace)
             ns.update({n: Proxy(child, n) for n in child.defined})
             for n in p.learner_names:

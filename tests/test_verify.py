@@ -394,3 +394,15 @@ def test_03_classes_are_left_to_nbgrader(tmp_path):
     verdicts, _ = verify.decide(as_dict(release_with_solutions("03_swish_mish")), p, tmp_path)
     assert {v[0] for v in verdicts.values()} == {"not covered"}
     assert all("class" in v[1] for v in verdicts.values())
+
+
+def test_a_child_that_cannot_start_decides_nothing(monkeypatch, tmp_path):
+    """The machine's fault (no bwrap, no fork) never costs a learner points."""
+    monkeypatch.setattr(verify.Child, "_sandboxed",
+                        lambda self, argv: (["/nonexistent/bwrap", *argv], None))
+    course = make_scratch(tmp_path / "course", example_assignments())
+    p = verify.plan(course.notebook(EXAMPLE))
+    nb = nbformat.read(str(course.notebook(EXAMPLE)), as_version=4)
+    verdicts, _ = verify.decide(as_dict(nb), p, tmp_path)
+    assert {v[0] for v in verdicts.values()} == {"not covered"}
+    assert all("could not start" in v[1] for v in verdicts.values())
