@@ -18,14 +18,7 @@ from pathlib import Path
 import pytest
 from labserver import CHROMIUM, CHROMIUM_ARGS, REPO, start_lab, stop_lab
 
-pytestmark = pytest.mark.e2e
 DOCS_SCREENSHOTS = REPO / "docs" / "screenshots"
-
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "e2e: drives JupyterLab in Debian's Chromium (tests/e2e; tens of seconds)"
-    )
 
 
 def _skip_reason() -> str | None:
