@@ -110,3 +110,19 @@ class NotebookSession:
         text = "".join(stdout + stderr) + "\n".join(error)
         return Outcome(passed=not error and not stderr, text=text,
                        stderr="".join(stderr), error="\n".join(error))
+
+
+def assert_every_test_fails_on_a_stub(outcomes: dict[str, Outcome]) -> None:
+    """Every test cell of a release, run as handed out, fails because its exercise is a stub."""
+    for grade_id, outcome in outcomes.items():
+        assert not outcome.passed, f"{grade_id} passed on the release's stubs"
+        assert "is not implemented yet" in outcome.text, (grade_id, outcome.text)
+
+
+def release_outcomes(path: str | os.PathLike, timeout: int = 300) -> dict[str, Outcome]:
+    """Run a released notebook top to bottom, as a student first sees it; check that it
+    earns nothing (``assert_every_test_fails_on_a_stub``) and return the outcomes."""
+    with NotebookSession(path, timeout=timeout) as nb:
+        outcomes = nb.run_all()
+    assert_every_test_fails_on_a_stub(outcomes)
+    return outcomes
