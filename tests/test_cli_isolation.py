@@ -9,7 +9,10 @@ from autograder import cli, sandbox
 
 @pytest.fixture
 def no_sandbox(monkeypatch):
-    monkeypatch.delenv(sandbox.ENV_SWITCH, raising=False)
+    # setenv first, so that monkeypatch records the variable's original state and removes
+    # what _choose_isolation writes (a bare delenv of an absent variable records nothing).
+    monkeypatch.setenv(sandbox.ENV_SWITCH, "unset")
+    monkeypatch.delenv(sandbox.ENV_SWITCH)
     monkeypatch.setattr(sandbox, "unavailable", lambda: "bubblewrap (bwrap) is not installed")
 
 
