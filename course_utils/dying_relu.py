@@ -23,6 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from course_utils.units import relu as _relu
+from course_utils.units import relu_grad as _relu_grad
+
 __all__ = [
     "DEFAULT_SETTINGS",
     "DyingReluResult",
@@ -37,14 +40,6 @@ __all__ = [
     "load_digits_pixels",
     "train_mlp",
 ]
-
-
-def _relu(z: np.ndarray) -> np.ndarray:
-    return np.maximum(z, 0.0)
-
-
-def _relu_grad(z: np.ndarray) -> np.ndarray:
-    return (z >= 0).astype(z.dtype)  # the note's convention: ReLU'(0) = 1
 
 
 def load_digits_pixels() -> tuple[np.ndarray, np.ndarray]:

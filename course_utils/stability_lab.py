@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from course_utils.units import ACTIVATIONS
+
 try:  # a progress bar for the longer loops; plain iteration without tqdm
     from tqdm.auto import tqdm
 except ImportError:  # pragma: no cover
@@ -48,34 +50,6 @@ BATCH = 32
 BAND = (1e-3, 1e3)
 
 
-def _sigmoid(z):
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(np.result_type(z), copy=False)
-
-
-def _sigmoid_grad(z):
-    s = _sigmoid(z)
-    return s * (1 - s)
-
-
-def _tanh_grad(z):
-    return 1 - np.tanh(z) ** 2
-
-
-def _relu(z):
-    return np.maximum(z, 0)
-
-
-def _relu_grad(z):
-    return (z >= 0).astype(np.result_type(z))
-
-
-#: name -> (sigma, sigma_grad), NumPy, any float dtype (float16 included).
-ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
-    "sigmoid": (_sigmoid, _sigmoid_grad),
-    "tanh": (np.tanh, _tanh_grad),
-    "relu": (_relu, _relu_grad),
-}
 
 
 def normal_init(fan_in, fan_out, rng):

@@ -24,6 +24,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from course_utils import stability_lab as lab  # noqa: E402
+from course_utils import units  # noqa: E402
 from course_utils.checks import backprop as checks  # noqa: E402
 from course_utils.plotting import gradients as figs  # noqa: E402
 from course_utils.reference import backprop as ref  # noqa: E402
@@ -106,14 +107,14 @@ def test_layer_gradient_norms_documented_draws():
 def test_fixtures_in_checks_agree_with_reference():
     y, cache = ref.mlp_forward(checks._X, [checks._W1, checks._W2], np.tanh)
     grads, dx = ref.mlp_backward(cache, checks._UPSTREAM, [checks._W1, checks._W2],
-                                 checks._tanh_grad)
+                                 units.tanh_grad)
     np.testing.assert_allclose(y, checks._Y, rtol=1e-15)
     np.testing.assert_allclose(grads[0], checks._GRAD_W1, rtol=1e-14)
     np.testing.assert_allclose(grads[1], checks._GRAD_W2, rtol=1e-14)
     np.testing.assert_allclose(dx, checks._GRAD_X, rtol=1e-14)
     for (depth, width, act, gain, seed), expected in checks._NORM_FIXTURES.items():
-        got = ref.layer_gradient_norms(depth, width, *checks._ACTS[act], checks._gain_init(gain),
-                                       np.random.default_rng(seed))
+        got = ref.layer_gradient_norms(depth, width, *units.ACTIVATIONS[act],
+                                       checks._gain_init(gain), np.random.default_rng(seed))
         np.testing.assert_allclose(got, expected, rtol=1e-14)
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from course_utils.checks._core import call, compare, describe_inputs, fail, fmt
+from course_utils.units import ACTIVATIONS, relu, tanh_grad
 
 __all__ = [
     "check_mlp_forward",
@@ -43,34 +44,10 @@ ATOL = 1e-12
 # The checks' own activations (float64, no warnings on the inputs used here).
 
 
-def _sigmoid(z):
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
-
-
-def _sigmoid_grad(z):
-    s = _sigmoid(z)
-    return s * (1 - s)
-
-
-def _tanh_grad(z):
-    return 1 - np.tanh(z) ** 2
-
-
-def _relu(z):
-    return np.maximum(z, 0.0)
-
-
-def _relu_grad(z):
-    return (z >= 0).astype(np.float64)
-
-
 def _identity(z):
     return z * 1.0
 
 
-_ACTS = {"tanh": (np.tanh, _tanh_grad), "sigmoid": (_sigmoid, _sigmoid_grad),
-         "relu": (_relu, _relu_grad)}
 
 # --------------------------------------------------------------------------------------
 # Fixtures: a 3 -> 4 -> 2 tanh network on two examples (computed with the reference).
@@ -223,7 +200,7 @@ def check_mlp_forward(mlp_forward: Callable) -> None:
     # 3. one ReLU layer.
     x, weights = _random_net(rng, 1, [3, 4], 6)
     where = _where_net(x, weights, "relu")
-    y, _ = _forward(mlp_forward, x, weights, _relu, where)
+    y, _ = _forward(mlp_forward, x, weights, relu, where)
     expected = np.maximum(x @ weights[0].T, 0.0)
     _check_matrix(name, y, expected.shape, "y", where)
     compare(name, y, expected, inputs=_grid_inputs(expected.shape), rtol=RTOL, atol=ATOL,
@@ -262,7 +239,7 @@ def hidden_mlp_forward(mlp_forward: Callable, seed: int = 0) -> None:
         widths = [int(w) for w in rng.integers(1, 9, size=depth + 1)]
         x, weights = _random_net(rng, depth, widths, int(rng.integers(1, 7)), gain=1.5)
         where = _where_net(x, weights, act)
-        y, _ = _forward(mlp_forward, x, weights, _ACTS[act][0], where)
+        y, _ = _forward(mlp_forward, x, weights, ACTIVATIONS[act][0], where)
         a = torch.from_numpy(x)
         for W in weights:
             a = torch_acts[act](a @ torch.from_numpy(W).T)
@@ -348,7 +325,7 @@ def check_mlp_backward(mlp_backward: Callable, mlp_forward: Callable) -> None:
     weights = [_W1.copy(), _W2.copy()]
     where = _where_net(_X, weights, "tanh")
     _, cache = _forward(mlp_forward, _X.copy(), weights, np.tanh, where)
-    grads, dx = _backward(mlp_backward, cache, _UPSTREAM.copy(), weights, _tanh_grad, 2, where)
+    grads, dx = _backward(mlp_backward, cache, _UPSTREAM.copy(), weights, tanh_grad, 2, where)
     _compare_backward(grads, dx, [_GRAD_W1, _GRAD_W2], _GRAD_X, weights, _X, where,
                       rtol=RTOL, atol=ATOL, source="")
     # 2. central differences of the learner's own forward, sigmoid and relu networks.
@@ -356,7 +333,7 @@ def check_mlp_backward(mlp_backward: Callable, mlp_forward: Callable) -> None:
     for act, depth, widths, n in [("sigmoid", 3, [3, 4, 3, 2], 3), ("relu", 2, [4, 5, 3], 2)]:
         x, weights = _random_net(rng, depth, widths, n, gain=1.3)
         upstream = rng.standard_normal((n, widths[-1]))
-        sigma, sigma_grad = _ACTS[act]
+        sigma, sigma_grad = ACTIVATIONS[act]
         where = _where_net(x, weights, act)
         expected_grads, expected_dx = _central_differences(mlp_forward, x, weights, sigma,
                                                            upstream, where)
@@ -379,7 +356,7 @@ def check_mlp_backward_shape(mlp_backward: Callable, mlp_forward: Callable) -> N
         _, cache = _forward(mlp_forward, x, weights, np.tanh, where)
         upstream = rng.standard_normal((n, widths[-1]))
         saved = (copy.deepcopy(cache), upstream.copy(), [W.copy() for W in weights])
-        grads, dx = _backward(mlp_backward, cache, upstream, weights, _tanh_grad, depth, where)
+        grads, dx = _backward(mlp_backward, cache, upstream, weights, tanh_grad, depth, where)
         for layer, (g, W) in enumerate(zip(grads, weights, strict=False), start=1):
             _check_matrix(name, g, W.shape, f"grads_W[{layer - 1}] (layer {layer})", where)
         _check_matrix(name, dx, x.shape, "dL_dx", where)
@@ -388,7 +365,7 @@ def check_mlp_backward_shape(mlp_backward: Callable, mlp_forward: Callable) -> N
             fail(name, "modified its inputs (cache, dL_dy or weights) in place.",
                  f"on input {where}",
                  hint="use `upstream = delta @ W` rather than `*=` or `+=` on arrays you got.")
-        again, dx_again = _backward(mlp_backward, cache, upstream, weights, _tanh_grad, depth,
+        again, dx_again = _backward(mlp_backward, cache, upstream, weights, tanh_grad, depth,
                                     where)
         if not (all(np.array_equal(g, h) for g, h in zip(grads, again, strict=False))
                 and np.array_equal(dx, dx_again)):
@@ -410,7 +387,7 @@ def hidden_mlp_backward(mlp_backward: Callable, mlp_forward: Callable, seed: int
         n = int(rng.integers(1, 7))
         x, weights = _random_net(rng, depth, widths, n, gain=float(rng.uniform(0.5, 2.5)))
         upstream = rng.standard_normal((n, widths[-1]))
-        sigma, sigma_grad = _ACTS[act]
+        sigma, sigma_grad = ACTIVATIONS[act]
         where = _where_net(x, weights, act)
         tx = torch.tensor(x, requires_grad=True)
         tws = [torch.tensor(W, requires_grad=True) for W in weights]
@@ -557,7 +534,7 @@ def _norms_call(fn, depth, width, act, init, rng):
     __tracebackhide__ = True
     name = "layer_gradient_norms"
     inputs = {"depth": depth, "width": width, "sigma": act, "init": init.__name__}
-    sigma, sigma_grad = _ACTS[act] if isinstance(act, str) else act
+    sigma, sigma_grad = ACTIVATIONS[act] if isinstance(act, str) else act
     out = call(fn, name, depth, width, sigma, sigma_grad, init, rng, inputs=inputs)
     where = describe_inputs(inputs)
     if not isinstance(out, np.ndarray):
@@ -622,7 +599,7 @@ def check_layer_gradient_norms_params(fn: Callable) -> None:
              f"on input {where}", hint="pass rng itself, so that one seed fixes everything.")
     # sigma_grad is used: doubling it scales layer l's gradient by 2^(depth - l + 1).
     expected = _NORM_FIXTURES[3, 4, "tanh", 1.0, 7]
-    got, inputs = _norms_call(fn, 3, 4, (np.tanh, lambda z: 2.0 * _tanh_grad(z)), base,
+    got, inputs = _norms_call(fn, 3, 4, (np.tanh, lambda z: 2.0 * tanh_grad(z)), base,
                               np.random.default_rng(7))
     compare(name, got, expected * 2.0 ** np.arange(3, 0, -1),
             inputs={"depth": 3, "width": 4, "layer": np.arange(1, 4)}, rtol=RTOL, atol=ATOL,
@@ -648,7 +625,7 @@ def hidden_layer_gradient_norms(fn: Callable, seed: int = 0) -> None:
         depth, width = int(rng.integers(1, 13)), int(rng.integers(2, 17))
         init = inits[trial % len(inits)]
         run_seed = int(rng.integers(0, 2 ** 31))
-        expected = reference.layer_gradient_norms(depth, width, *_ACTS[act], init,
+        expected = reference.layer_gradient_norms(depth, width, *ACTIVATIONS[act], init,
                                                   np.random.default_rng(run_seed))
         got, inputs = _norms_call(fn, depth, width, act, init, np.random.default_rng(run_seed))
         compare("layer_gradient_norms", got, expected,

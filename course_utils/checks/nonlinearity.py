@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.checks._core import call, compare, fail, fmt
+from course_utils.units import relu as _relu
 
 __all__ = [
     "LINALG_RTOL",
@@ -319,10 +320,6 @@ def hidden_collapse_linear_stack_edges(fn: Callable) -> None:
 # ---------------------------------------------------------------------------------------
 
 _FEATURES = "hidden_features"
-
-
-def _relu(z):
-    return np.maximum(z, 0)
 
 
 def _sine(z):

@@ -1,0 +1,52 @@
+r"""Plain NumPy activations and their derivatives, for the experiments and the visible checks.
+
+The graded, exact-everywhere versions live in ``course_utils.reference``, which student
+installs do not have; the demonstrations (04's gradient lab, 02's dying-ReLU measurement)
+and the visible checks need working activations there too, so this module holds the one
+plain copy they share. Any float dtype is kept (float16 included); ReLU'(0) = 1 as in the
+note.
+
+    sigmoid(z)      = 1 / (1 + exp(-z)),   computed as exp(-|z|) forms (no overflow)
+    sigmoid_grad(z) = s (1 - s)
+    tanh_grad(z)    = 1 - tanh(z)^2
+    relu(z)         = max(z, 0)
+    relu_grad(z)    = 1 if z >= 0 else 0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+__all__ = ["ACTIVATIONS", "relu", "relu_grad", "sigmoid", "sigmoid_grad", "tanh_grad"]
+
+
+def sigmoid(z):
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(np.result_type(z), copy=False)
+
+
+def sigmoid_grad(z):
+    s = sigmoid(z)
+    return s * (1 - s)
+
+
+def tanh_grad(z):
+    return 1 - np.tanh(z) ** 2
+
+
+def relu(z):
+    return np.maximum(z, 0)
+
+
+def relu_grad(z):
+    return (z >= 0).astype(np.result_type(z))
+
+
+#: name -> (sigma, sigma_grad), NumPy, any float dtype.
+ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
+    "sigmoid": (sigmoid, sigmoid_grad),
+    "tanh": (np.tanh, tanh_grad),
+    "relu": (relu, relu_grad),
+}
