@@ -1,4 +1,4 @@
-"""The independent re-check (autograder/verify.py): cheating cannot turn a wrong answer into
+"""The independent re-check (autograder/verify/): cheating cannot turn a wrong answer into
 points, and honest work, right or wrong, is scored exactly as nbgrader scored it.
 
 The fast tests drive the verifier directly (no nbgrader); the slow ones grade a corpus of
@@ -205,7 +205,7 @@ def test_functions_passed_to_learner_code_are_called_back(tmp_path):
 
 @pytest.mark.slow
 def test_a_hanging_function_fails_its_cells_only(monkeypatch, tmp_path):
-    monkeypatch.setattr(verify, "CALL_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(verify.learner, "CALL_TIMEOUT_S", 2.0)
     course = make_scratch(tmp_path / "course", example_assignments())
     p = verify.plan(course.notebook(EXAMPLE))
     nb = nbformat.read(str(course.notebook(EXAMPLE)), as_version=4)

@@ -1,0 +1,118 @@
+"""The child process: runs the notebook's setup cells and the learner's cells, then serves
+calls of the learner's functions over the pipe (``python -m autograder.verify --child IN OUT``).
+
+Only this process ever executes learner code; everything it sends back is data."""
+
+from __future__ import annotations
+
+import signal
+import warnings
+
+import numpy as np
+
+from autograder.verify.wire import _at, _decode, _encode, _leaves, _receive, _send
+
+#: Seconds one solution cell may run in the child (like nbgrader's per-cell timeout).
+CELL_TIMEOUT_S = 60.0
+
+class _ShellStub:
+    """``get_ipython()`` in the child: every method does nothing."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+class _Channel:
+    """The child's end of the pipe: serves calls, and calls back while serving one."""
+
+    def __init__(self, fd_in: int, fd_out: int, namespace: dict):
+        self.fd_in, self.fd_out, self.namespace = fd_in, fd_out, namespace
+
+    def callback(self, ref: int, method: str | None, args, kwargs):
+        blobs: list[bytes] = []
+        header = {"op": "callback", "ref": ref, "method": method,
+                  "args": _encode(list(args), blobs, strict=False),
+                  "kwargs": _encode(dict(kwargs), blobs, strict=False)}
+        _send(self.fd_out, header, blobs)
+        while True:
+            reply, out = _receive(self.fd_in)
+            if reply["op"] == "call":  # the verifier calls the learner again meanwhile
+                _send(self.fd_out, *_child_call(self, reply, out))
+                continue
+            if reply.get("error"):
+                kind, message = reply["error"]
+                raise type(kind, (Exception,), {})(message)
+            return _decode(reply["result"], out, self)
+
+
+def _cell_timeout(signum, frame):
+    raise TimeoutError(f"the cell ran longer than {CELL_TIMEOUT_S:g} s")
+
+
+def _child_main(fd_in: int, fd_out: int) -> None:
+    namespace: dict = {"__name__": "__main__", "get_ipython": _ShellStub}
+    channel = _Channel(fd_in, fd_out, namespace)
+    while True:
+        try:
+            header, blobs = _receive(fd_in)
+        except (EOFError, OSError):
+            return
+        if header["op"] == "load":
+            errors, setup_errors = [], []
+            signal.signal(signal.SIGALRM, _cell_timeout)
+            for n, source in enumerate(header["cells"]):
+                signal.alarm(int(CELL_TIMEOUT_S))  # like nbgrader's per-cell timeout
+                try:
+                    exec(compile(_python(source), "<cell>", "exec"), namespace)
+                except BaseException as exc:  # noqa: BLE001 (nbgrader goes on after errors)
+                    text = f"{type(exc).__name__}: {exc}"[:200]
+                    (setup_errors if n in header["instructor"] else errors).append(text)
+                finally:
+                    signal.alarm(0)
+            names = [n for n in header["names"] if n in namespace]
+            _send(fd_out, {"names": names, "errors": errors, "setup_errors": setup_errors}, [])
+        elif header["op"] == "call":
+            _send(fd_out, *_child_call(channel, header, blobs))
+
+
+def _child_call(channel: _Channel, header: dict, blobs: list[bytes]) -> tuple[dict, list]:
+    namespace = channel.namespace
+    args = _decode(header["args"], blobs, channel)
+    kwargs = _decode(header["kwargs"], blobs, channel)
+    before = [(p, a.copy()) for p, a in _leaves([args, kwargs])]
+    reply: dict = {"op": "reply", "error": None, "warnings": [], "mutated": [], "returns_arg": None}
+    out: list[bytes] = []
+    result = None
+    with warnings.catch_warnings(record=True) as caught, np.errstate(**header["errstate"]):
+        warnings.simplefilter("always")
+        try:
+            result = namespace[header["name"]](*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 (reported to the verifier)
+            reply["error"] = [type(exc).__name__, str(exc)[:500]]
+    reply["warnings"] = [[w.category.__name__, str(w.message)[:300]] for w in caught[:5]]
+    try:
+        if reply["error"] is None:
+            reply["result"] = _encode(result, out, strict=False)
+            if isinstance(result, np.ndarray):
+                for path, original in _leaves([args, kwargs]):
+                    if np.shares_memory(result, original):
+                        reply["returns_arg"] = list(path)
+                        break
+        for path, copy in before:
+            now = _at([args, kwargs], path)
+            if now.shape != copy.shape or now.tobytes() != copy.tobytes():
+                reply["mutated"].append([list(path), _encode(now, out, strict=False)])
+    except BaseException as exc:  # noqa: BLE001 (a result that cannot be sent)
+        reply = {"op": "reply",
+                 "error": [type(exc).__name__, f"its result could not be sent: {exc}"[:500]],
+                 "warnings": [], "mutated": [], "returns_arg": None}
+        out = []
+    return reply, out
+
+
+def _python(source: str) -> str:
+    """Cell source as plain Python (IPython magics become calls on get_ipython())."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(source)
+

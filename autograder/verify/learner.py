@@ -1,0 +1,200 @@
+"""The verifier's handle on the child process: start it (sandboxed when isolation is on),
+call the learner's functions through it, and stand in for them in the test cells."""
+
+from __future__ import annotations
+
+import builtins
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from autograder.verify.wire import Unverifiable, _at, _decode, _encode, _receive, _send
+
+#: Seconds one call of a learner function may take in the child.
+CALL_TIMEOUT_S = 20.0
+#: Seconds the child may take to run the setup and solution cells.
+LOAD_TIMEOUT_S = 240.0
+
+
+class Child:
+    """A child process running the learner's cells; ``call`` evaluates one function."""
+
+    def __init__(self, cells: list[str], names: list[str], cwd: Path,
+                 instructor: list[int] = ()):
+        self.cells, self.names, self.cwd = cells, names, cwd
+        self.instructor = list(instructor)  # indices of the instructor's cells
+        self.setup_errors: list[str] = []
+        self.env_error = ""  # the child could not start at all (not the learner's doing)
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+        self.loaded = False
+        self.defined: list[str] = []
+        self.load_errors: list[str] = []
+        self.isolation = "none"
+
+    def start(self) -> None:
+        self.starts += 1
+        c_in, p_out = os.pipe()   # verifier -> child
+        p_in, c_out = os.pipe()   # child -> verifier
+        argv = [sys.executable, "-m", "autograder.verify", "--child", str(c_in), str(c_out)]
+        argv, preexec = self._sandboxed(argv)
+        env = {**os.environ, "NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "Agg",
+               "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        try:
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, pass_fds=(c_in, c_out), cwd=str(self.cwd), env=env,
+                start_new_session=True, preexec_fn=preexec)
+        except (OSError, subprocess.SubprocessError) as exc:  # the machine, not the learner
+            for fd in (c_in, c_out, p_in, p_out):
+                os.close(fd)
+            self.env_error = f"the child process could not start: {exc}"
+            self.loaded = False
+            return
+        os.close(c_in)
+        os.close(c_out)
+        self.fd_out, self.fd_in = p_out, p_in
+        _send(self.fd_out, {"op": "load", "cells": self.cells, "names": self.names,
+                            "instructor": self.instructor}, [])
+        try:
+            header, _ = _receive(self.fd_in, time.monotonic() + LOAD_TIMEOUT_S)
+        except (TimeoutError, EOFError, OSError, ValueError, KeyError, struct.error):
+            self.stop()
+            self.defined, self.load_errors = [], ["the solution cells did not finish loading"]
+            self.loaded = False
+            return
+        try:
+            self.defined = [n for n in header["names"] if n in self.names]
+            self.load_errors = list(header["errors"])
+            self.setup_errors = list(header["setup_errors"])
+        except (KeyError, TypeError):
+            self.stop()
+            self.defined, self.load_errors = [], ["the child's answer was garbled"]
+            return
+        self.loaded = True
+
+    def _sandboxed(self, argv: list[str]) -> tuple[list[str], object]:
+        """``argv`` inside part A's bubblewrap sandbox (``autograder.sandbox``) when isolation
+        is on and available: no network, uid nobody, rlimits, only the Python installation,
+        ``course_utils``, this package and the submission's directory visible (read-only).
+        Otherwise ``argv`` as is, with the reason in ``self.isolation``. Returns the argv
+        and the ``preexec_fn`` that sets the rlimits."""
+        try:
+            from autograder import sandbox
+            bwrap_argv, set_limits = sandbox.bwrap_argv, sandbox._set_limits
+        except (ImportError, AttributeError):
+            self.isolation = "none (autograder.sandbox offers no bwrap_argv)"
+            return argv, None
+        if not sandbox.enabled():
+            self.isolation = "none (ACTIVATION_UNITS_ISOLATION=off)"
+            return argv, None
+        reason = sandbox.unavailable()
+        if reason:
+            self.isolation = f"none ({reason})"
+            return argv, None
+        package = Path(__file__).resolve().parents[1]  # autograder/
+        boot = (f"import sys; sys.path.insert(0, {str(package.parent)!r}); "
+                "from autograder.verify import _child_main; "
+                f"_child_main({argv[-2]}, {argv[-1]})")
+        self.isolation = "bubblewrap (autograder.sandbox), uid nobody, no network"
+        wrapped = bwrap_argv(str(self.cwd), [], [sys.executable, "-c", boot],
+                             ro_extra=[str(package), str(self.cwd)])
+        return wrapped, set_limits
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        for fd in (self.fd_in, self.fd_out):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+        self.proc = None
+
+    def call(self, name: str, args: tuple, kwargs: dict):
+        blobs: list[bytes] = []
+        refs: list = []
+        header = {"op": "call", "name": name, "errstate": np.geterr(),
+                  "args": _encode(list(args), blobs, strict=True, refs=refs),
+                  "kwargs": _encode(kwargs, blobs, strict=True, refs=refs)}
+        if not self.alive():
+            raise RuntimeError(f"{name}: the process running your code has stopped")
+        try:
+            _send(self.fd_out, header, blobs)
+            while True:
+                reply, out = _receive(self.fd_in, time.monotonic() + CALL_TIMEOUT_S)
+                if reply.get("op") != "callback":
+                    break
+                _send(self.fd_out, *self._callback(refs, reply, out))
+        except TimeoutError:
+            self.stop()
+            raise TimeoutError(f"{name} did not return within {CALL_TIMEOUT_S:g} s") from None
+        except (EOFError, OSError):
+            self.stop()
+            raise RuntimeError(f"{name}: the process running your code died") from None
+        for path, tree in reply["mutated"]:
+            target = _at([list(args), kwargs], path)
+            new = _decode(tree, out)
+            if isinstance(target, np.ndarray) and target.flags.writeable and isinstance(
+                    new, np.ndarray) and new.shape == target.shape:
+                np.copyto(target, new, casting="unsafe")
+        for category, message in reply["warnings"]:
+            cls = getattr(builtins, category, None)
+            if not (isinstance(cls, type) and issubclass(cls, Warning)):
+                cls = UserWarning
+            warnings.warn(message, cls, stacklevel=2)
+        if reply["error"] is not None:
+            kind, message = reply["error"]
+            if kind == "NotImplementedError":
+                raise NotImplementedError(message)
+            raise type(kind, (Exception,), {})(message)
+        if reply["returns_arg"] is not None:
+            return _at([list(args), kwargs], reply["returns_arg"])
+        return _decode(reply["result"], out)
+
+
+    @staticmethod
+    def _callback(refs: list, header: dict, blobs: list[bytes]) -> tuple[dict, list]:
+        """Run the verifier's function (or generator method) the child called back."""
+        out: list[bytes] = []
+        try:
+            target = refs[header["ref"]]
+            if header["method"] is not None:
+                if header["method"].startswith("_"):
+                    raise AttributeError(header["method"])
+                target = getattr(target, header["method"])
+            args = _decode(header["args"], blobs, refs=refs)
+            kwargs = _decode(header["kwargs"], blobs, refs=refs)
+            result = target(*args, **kwargs)
+            return {"op": "return", "result": _encode(result, out, strict=True)}, out
+        except (Exception, Unverifiable) as exc:  # noqa: BLE001 (raised in the learner's code)
+            return {"op": "return", "error": [type(exc).__name__, str(exc)[:300]]}, []
+
+
+class Proxy:
+    """Stands in for the learner's function ``name`` in the verifier's test cells."""
+
+    def __init__(self, child: Child, name: str):
+        self.child, self.__name__, self.__qualname__ = child, name, name
+
+    def __call__(self, *args, **kwargs):
+        return self.child.call(self.__name__, args, kwargs)
+
+    def __repr__(self):
+        return f"<function {self.__name__}>"
+

@@ -1,0 +1,198 @@
+"""Reading the notebooks: what the source says to run and to decide (``Plan``), which cells
+of a submission are the learner's, and the source lines a person should look at."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.verify.child import _python
+from autograder.verify.learner import Child
+
+#: (regular expression, why it deserves a look) over the learner's code cells.
+SUSPICIOUS = [
+    (r"NBGRADER_EXECUTION", "reads NBGRADER_EXECUTION (behaves differently under grading?)"),
+    (r"course_utils\s*\.\s*checks|from\s+course_utils\s+import\s+checks",
+     "touches the checks module"),
+    (r"\b_core\b", "names the checks' _core module"),
+    (r"course_utils\s*\.\s*reference|reference_torch|from\s+course_utils\s+import\s+reference",
+     "imports the reference solutions"),
+    (r"course_utils\s*\.\s*fixtures|elementwise\.npz|from\s+course_utils\s+import\s+fixtures",
+     "reads the visible tests' fixtures"),
+    (r"sys\s*\.\s*modules", "edits or reads sys.modules"),
+    (r"\bbuiltins\b|__builtins__", "touches builtins"),
+    (r"setattr\s*\(\s*(np|numpy|torch)\b", "setattr on numpy/torch"),
+    (r"\b(np|numpy|torch)\s*\.\s*[\w.]+\s*=(?!=)", "assigns into numpy/torch"),
+    (r"\bctypes\b", "uses ctypes"),
+    (r"os\s*\.\s*_exit|os\s*\.\s*kill|\bsys\s*\.\s*exit|raise\s+SystemExit", "exits the process"),
+    (r"signal\s*\.\s*signal", "installs a signal handler"),
+    (r"gc\s*\.\s*get_objects|gc\s*\.\s*get_referrers", "walks the garbage collector"),
+    (r"get_ipython|set_custom_exc|showtraceback|InteractiveShell",
+     "reaches into IPython (exception display?)"),
+    (r"sys\s*\.\s*_getframe|inspect\s*\.\s*(stack|currentframe)|sys\s*\.\s*settrace",
+     "inspects or traces stack frames"),
+    (r"\bAssertionError\s*=|except\s+AssertionError", "redefines or swallows AssertionError"),
+    (r"def\s+__eq__|def\s+__array_ufunc__|def\s+__array_function__|np\.ndarray\s*\)",
+     "defines array-like comparison hooks (an ndarray subclass?)"),
+]
+
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def defined_names(source: str, *, classes: bool = False) -> list[str]:
+    """Top-level names a cell defines (def, class, assignment); only classes with
+    ``classes``."""
+    try:
+        tree = ast.parse(_python(source))
+    except SyntaxError:
+        return []
+    names = []
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) or (not classes and isinstance(
+                node, (ast.FunctionDef, ast.AsyncFunctionDef))):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign) and not classes:
+            names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+    return names
+
+
+def _definitions_only(source: str) -> bool:
+    """Whether an instructor cell only imports and defines (safe and cheap to re-run)."""
+    try:
+        tree = ast.parse(_python(source))
+    except SyntaxError:
+        return False
+    allowed = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef, ast.Assign)
+    for node in tree.body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue
+        if isinstance(node, ast.Expr) and "get_ipython" in ast.unparse(node):
+            continue  # %matplotlib inline and friends
+        if not isinstance(node, allowed):
+            return False
+    return True
+
+
+@dataclass
+class Plan:
+    """What the source notebook says: the cells to run and the test cells to decide."""
+
+    notebook: str
+    instructor: list[tuple[str, str]]      # (grade id or "", source) of setup/helper cells
+    solutions: list[str]                   # solution grade ids, in order
+    order: list[tuple[str, str]]           # ("instructor", source) | ("solution", grade id)
+    learner_names: list[str]
+    tests: dict[str, tuple[str, float]]    # grade id -> (source with hidden tests, points)
+    classes: list[str] = field(default_factory=list)  # learner names defined by `class`
+    setup_error: str | None = None         # why the setup cells fail in a child, if they do
+    setup_checked: bool = False
+
+    def check_setup(self, cwd: Path) -> str:
+        """Run the setup and helper cells alone in a child, once: '' when they work.
+
+        Decided without any learner code, so that no submission can claim it."""
+        if not self.setup_checked:
+            child = Child([src for _, src in self.instructor], [], cwd,
+                          list(range(len(self.instructor))))
+            try:
+                child.start()
+            finally:
+                child.stop()
+            problems = ([child.env_error] if child.env_error else []) + child.setup_errors + (
+                [] if child.loaded else child.load_errors)
+            self.setup_error = problems[0] if problems else ""
+            self.setup_checked = True
+        return self.setup_error or ""
+
+
+def plan(source_notebook: Path) -> Plan:
+    """Read ``source/<a>/<a>.ipynb``: setup and helper cells, solutions, test cells."""
+    import nbformat
+
+    nb = nbformat.read(str(source_notebook), as_version=4)
+    instructor, solutions, order, names, tests = [], [], [], [], {}
+    solution_sources: list[tuple[str, str]] = []
+    first_code = True
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        meta = _meta(cell)
+        gid = meta.get("grade_id", "")
+        if meta.get("solution"):
+            solution_sources.append((gid, cell.source))
+            solutions.append(gid)
+            order.append(("solution", gid))
+            names += defined_names(cell.source)
+        elif meta.get("grade"):
+            tests[gid] = (cell.source, float(meta.get("points", 0) or 0))
+        elif first_code or _definitions_only(cell.source):
+            instructor.append((gid, cell.source))
+            order.append(("instructor", cell.source))
+        first_code = False
+    names = list(dict.fromkeys(names))
+    # a helper cell that calls the learner's code at top level is a demonstration, not setup
+    keep = [k for k, (_, src) in enumerate(instructor) if k == 0 or not _uses(src, names)]
+    dropped = {instructor[k][1] for k in range(len(instructor)) if k not in keep}
+    instructor = [instructor[k] for k in keep]
+    order = [(kind, v) for kind, v in order if not (kind == "instructor" and v in dropped)]
+    classes = [n for _, src in solution_sources for n in defined_names(src, classes=True)]
+    return Plan(source_notebook.stem, instructor, solutions, order, names, tests,
+                classes=classes)
+
+
+def _uses(source: str, names: list[str]) -> bool:
+    """Whether a cell's top-level statements (not def/class bodies) read one of ``names``."""
+    try:
+        tree = ast.parse(_python(source))
+    except SyntaxError:
+        return True  # the careful answer
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        if any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node)):
+            return True
+    return False
+
+
+def learner_cells(submitted: dict, p: Plan) -> tuple[list[str], list[int]]:
+    """The cells the child runs, and which of them are the instructor's.
+
+    First the setup and helper cells from source/ (so that no learner code can make them
+    fail), then the learner's code in the submitted notebook's order: every cell carrying
+    a solution grade id of source/ (a split cell keeps both halves) and every code cell
+    the learner added (no nbgrader metadata: helpers live there too)."""
+    cells = [value for kind, value in p.order if kind == "instructor"]
+    instructor = list(range(len(cells)))
+    for cell in submitted.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        meta = _meta(cell)
+        added = not meta.get("grade_id")
+        if (meta.get("solution") and meta.get("grade_id") in p.solutions) or added:
+            src = cell.get("source", "")
+            cells.append("".join(src) if isinstance(src, list) else src)
+    return cells, instructor
+
+
+def suspicious(submitted: dict) -> list[str]:
+    """'cell N: reason: `line`' for every suspicious line in the learner's code cells."""
+    found = []
+    for n, cell in enumerate(submitted.get("cells", [])):
+        meta = _meta(cell)
+        if cell.get("cell_type") != "code" or (meta.get("locked") and not meta.get("solution")):
+            continue
+        src = cell.get("source", "")
+        src = "".join(src) if isinstance(src, list) else src
+        for line in src.splitlines():
+            for pattern, why in SUSPICIOUS:
+                if re.search(pattern, line):
+                    found.append(f"cell {n} ({meta.get('grade_id', 'added cell')}): {why}: "
+                                 f"`{line.strip()[:80]}`")
+    return found
+
+
