@@ -3,8 +3,9 @@
 
     build [ASSIGNMENT ...]        generate release/ from source/ (all assignments by default)
     collect ASSIGNMENT [--zip F]  submissions from nbgrader's exchange, or an LMS zip download
-    grade ASSIGNMENT              autograde submitted/ in worker processes, then a summary
-    verify ASSIGNMENT             re-check graded submissions where learner code cannot reach
+    grade ASSIGNMENT              autograde submitted/ in worker processes, re-check each
+                                  where learner code cannot reach (--no-verify: not), summary
+    verify ASSIGNMENT             re-check graded submissions again, without re-grading
     feedback ASSIGNMENT           feedback HTML without hidden tests or mark schemes
     export [--to grades.csv]      grades as CSV, saying which still need manual grading
     report ASSIGNMENT             pass rate per exercise across the class, table and PNG
@@ -50,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("assignment", metavar="ASSIGNMENT")
     p.add_argument("--student", nargs="+", default=None, help="only these students")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--no-verify", action="store_true",
+                   help="skip the independent re-check after autograding (nbgrader's scores "
+                        "stand unchecked; `verify` can run it later)")
     _isolation_flag(p)
 
     p = sub.add_parser("verify", help="re-check autograded scores in a separate process")
@@ -174,11 +178,12 @@ def cmd_grade(course: Course, args) -> int:
     if not students:
         raise ValueError(f"there are no submissions of {name} in {course.root / 'submitted'}; "
                          f"run `python -m autograder collect {name}` first.")
-    outcomes = grade(course, name, students, workers=args.workers)
+    outcomes = grade(course, name, students, workers=args.workers, verify=not args.no_verify)
     print(summary_table(outcomes))
     broken = [o for o in outcomes if not o.success]
     print(f"\n{len(outcomes) - len(broken)} of {len(outcomes)} submission(s) graded"
           f"{'' if not broken else '; not graded: ' + ', '.join(o.student for o in broken)}.")
+    print(_verify_summary(course, name, outcomes, args.no_verify))
     if broken:
         print(f"grade: {len(broken)} submission(s) could not be graded; see the table above, "
               "fix or ask for a new file, then grade them again with --student.",
@@ -186,8 +191,30 @@ def cmd_grade(course: Course, args) -> int:
     return 1 if broken else 0
 
 
+def _verify_summary(course: Course, name: str, outcomes, skipped: bool) -> str:
+    """The last line of `grade`: what the independent re-check did."""
+    from autograder.grading import verify_report_path
+
+    if skipped:
+        return (f"Independent re-check skipped (--no-verify): the scores are nbgrader's, "
+                f"unchecked; `python -m autograder verify {name}` re-checks them.")
+    reports = [o.verify for o in outcomes if o.verify is not None]
+    if not reports:
+        return "Independent re-check: no submission was graded, so none was re-checked."
+    flagged = [o.student for o in outcomes if o.flagged]
+    failed = [o.student for o in outcomes if o.success and (o.verify is None or o.verify.error)]
+    line = (f"Independent re-check: {len(reports)} submission(s) re-checked "
+            f"(isolation: {reports[0].isolation or 'none'}); "
+            f"{len(flagged)} flagged for review" + (f": {', '.join(flagged)}" if flagged else ""))
+    if failed:
+        line += (f"; not re-checked (nbgrader's scores stand, see the notes): "
+                 f"{', '.join(failed)}")
+    return f"{line}.\nReport: {verify_report_path(course, name)}"
+
+
 def cmd_verify(course: Course, args) -> int:
     from autograder import verify
+    from autograder.verify import batch
 
     name = _assignment(course, args.assignment)
     reports = verify.verify(course, name, args.student, write=not args.dry_run,
@@ -195,7 +222,7 @@ def cmd_verify(course: Course, args) -> int:
     if not reports:
         raise ValueError(f"there are no submissions of {name} in {course.root / 'submitted'}.")
     out = course.root / "reports" / f"{name}_verify.json"
-    verify.write_json(reports, out)
+    batch.update_json(out, reports)  # the other students' entries stay
     print(verify.render(reports))
     print(f"\nReport: {out}")
     return 0

@@ -5,8 +5,16 @@ process of its own course configuration: the kernels, which take almost all the 
 in parallel. The gradebook writes are short; with SQLite every worker connects with a
 generous busy timeout (``?timeout=``) and a submission whose gradebook write still hits
 "database is locked" is retried, so parallel grading gives the same scores as serial
-grading (tests/test_pipeline_grade.py proves it). Other databases (PostgreSQL) take the URL
+grading (tests/test_pipeline.py proves it). Other databases (PostgreSQL) take the URL
 unchanged.
+
+Right after nbgrader autograded a submission, the same worker re-checks it
+(``autograder.verify.verify_submission``): the test cells are decided again in a process
+the submission's code never ran in, points a tampered submission won are set to 0, and
+suspicious source lines are listed for a human. The revocations and the lines come back as
+grading notes; the parent process writes ``reports/ASSIGNMENT_verify.json`` after the pool.
+The re-check's own failures never cost points: they are a note, nbgrader's scores stand.
+``verify=False`` (``grade --no-verify``) leaves nbgrader's scores unchecked.
 """
 
 from __future__ import annotations
@@ -47,6 +55,13 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     #: The submission could not run, and every graded cell was recorded as 0 (``error`` says why).
     zero_recorded: bool = False
+    #: The independent re-check (autograder.verify), when it ran: a ``SubmissionReport``.
+    verify: object | None = None
+
+    @property
+    def flagged(self) -> bool:
+        """The re-check revoked points or found lines a person should look at."""
+        return bool(self.verify is not None and self.verify.flagged)
 
 
 def worker_db_url(db_url: str) -> str:
@@ -56,12 +71,15 @@ def worker_db_url(db_url: str) -> str:
     return db_url
 
 
-def _autograde_one(root: str, db_url: str, assignment: str, student: str) -> dict:
-    """Worker: autograde one submission.
+def _autograde_one(root: str, db_url: str, assignment: str, student: str,
+                   verify: bool = True) -> dict:
+    """Worker: autograde one submission, then (``verify``) re-check it independently.
 
-    Returns {"ok", "error", "notes", "zero_recorded"}. A submission that cannot run at all
-    (autograder.outcomes.preflight) is recorded as 0 with its reason; kernel deaths and
-    timeouts inside the notebook are recorded by ``GuardedExecute`` and graded up to there.
+    Returns {"ok", "error", "notes", "zero_recorded", "verify"}. A submission that cannot
+    run at all (autograder.outcomes.preflight) is recorded as 0 with its reason; kernel
+    deaths and timeouts inside the notebook are recorded by ``GuardedExecute`` and graded
+    up to there. Only a submission nbgrader graded is re-checked ("verify": its
+    ``SubmissionReport``, else None).
     """
     import warnings
 
@@ -73,7 +91,8 @@ def _autograde_one(root: str, db_url: str, assignment: str, student: str) -> dic
         outcomes.record_zero(course, assignment, student, fatal)
         notes.append(outcomes.note("zero", f"graded 0: {fatal}"))
         outcomes.write_notes(course, assignment, student, notes)
-        return {"ok": False, "error": fatal, "notes": notes, "zero_recorded": True}
+        return {"ok": False, "error": fatal, "notes": notes, "zero_recorded": True,
+                "verify": None}
     error = ""
     for attempt in range(RETRIES):
         outcomes.INCIDENTS.clear()
@@ -82,8 +101,10 @@ def _autograde_one(root: str, db_url: str, assignment: str, student: str) -> dic
             result = course.api().autograde(assignment, student, force=True, create=True)
         if result["success"]:
             notes += outcomes.INCIDENTS
+            report = _verify_one(course, assignment, student, notes) if verify else None
             outcomes.write_notes(course, assignment, student, notes)
-            return {"ok": True, "error": "", "notes": notes, "zero_recorded": False}
+            return {"ok": True, "error": "", "notes": notes, "zero_recorded": False,
+                    "verify": report}
         error = f"{result.get('log') or ''}\n{result.get('error') or ''}"
         if "database is locked" not in error:
             break
@@ -92,18 +113,38 @@ def _autograde_one(root: str, db_url: str, assignment: str, student: str) -> dic
     if any(sign in error for sign in KERNEL_START_FAILURES):
         # The kernel did not start: the grader's fault, not the submission's. No 0 recorded.
         return {"ok": False, "error": f"the grading kernel did not start: {reason}",
-                "notes": notes, "zero_recorded": False}
+                "notes": notes, "zero_recorded": False, "verify": None}
     # nbgrader itself failed (a case preflight did not foresee): never a missing grade.
     outcomes.record_zero(course, assignment, student, reason)
     notes.append(outcomes.note("zero", f"graded 0: {reason}"))
     outcomes.write_notes(course, assignment, student, notes)
-    return {"ok": False, "error": reason, "notes": notes, "zero_recorded": True}
+    return {"ok": False, "error": reason, "notes": notes, "zero_recorded": True, "verify": None}
+
+
+def _verify_one(course: Course, assignment: str, student: str, notes: list[dict]):
+    """Re-check one autograded submission in this worker; add its notes to ``notes``.
+
+    Returns its ``SubmissionReport``, or None when the verifier itself broke (a note says
+    so, and nbgrader's scores stand: the verifier's failures never cost points)."""
+    from autograder import outcomes
+    from autograder.verify import batch
+
+    try:
+        p = batch.worker_plan(course, assignment)  # built once per worker process
+        report = batch.verify_submission(course, assignment, student, write=True, p=p)
+    except Exception as exc:  # noqa: BLE001 (a bug or the machine; never the learner's loss)
+        notes.append(outcomes.note(
+            "verify", f"not re-checked independently: the verifier failed "
+                      f"({type(exc).__name__}: {str(exc)[:200]}); the scores are nbgrader's"))
+        return None
+    notes += batch.notes(report, p)
+    return report
 
 
 def _outcome(student: str, assignment: str, seconds: float, result: dict) -> Outcome:
     return Outcome(student, assignment, result["ok"], seconds, result["error"],
                    notes=[n["message"] for n in result["notes"]],
-                   zero_recorded=result["zero_recorded"])
+                   zero_recorded=result["zero_recorded"], verify=result.get("verify"))
 
 
 def _explain(error: str, assignment: str, student: str) -> str:
@@ -129,8 +170,10 @@ def submitted_students(course: Course, assignment: str) -> list[str]:
 
 
 def grade(course: Course, assignment: str, students: list[str] | None = None,
-          workers: int = 2, progress: bool = True) -> list[Outcome]:
-    """Autograde the submissions of ``assignment`` in ``workers`` processes.
+          workers: int = 2, progress: bool = True, verify: bool = True) -> list[Outcome]:
+    """Autograde the submissions of ``assignment`` in ``workers`` processes; with
+    ``verify`` (the default), re-check each one independently right after, in its worker,
+    and update ``reports/ASSIGNMENT_verify.json`` for the students graded.
 
     A submission that cannot be graded (invalid JSON, a kernel that dies) comes back with
     ``success=False`` and its reason; the others are graded regardless.
@@ -153,7 +196,8 @@ def grade(course: Course, assignment: str, students: list[str] | None = None,
     if workers <= 1 or len(students) == 1:
         for student in students:
             started[student] = time.perf_counter()
-            result = _autograde_one(str(course.root), course.db_url, assignment, student)
+            result = _autograde_one(str(course.root), course.db_url, assignment, student,
+                                    verify)
             outcomes.append(_outcome(student, assignment,
                                      time.perf_counter() - started[student], result))
             bar.update()
@@ -163,21 +207,39 @@ def grade(course: Course, assignment: str, students: list[str] | None = None,
                                  mp_context=context) as pool:
             t0 = time.perf_counter()
             futures = {pool.submit(_autograde_one, str(course.root), course.db_url,
-                                   assignment, student): student for student in students}
+                                   assignment, student, verify): student
+                       for student in students}
             for future in as_completed(futures):
                 student = futures[future]
                 try:
                     result = future.result()
                 except Exception as exc:  # a worker that died
                     result = {"ok": False, "error": f"the grading process failed: {exc}",
-                              "notes": [], "zero_recorded": False}
+                              "notes": [], "zero_recorded": False, "verify": None}
                 outcomes.append(_outcome(student, assignment, time.perf_counter() - t0,
                                          result))
                 bar.update()
     bar.close()
     outcomes.sort(key=lambda o: o.student)
     _attach_scores(course, outcomes)
+    _write_verify_report(course, assignment, outcomes)
     return outcomes
+
+
+def verify_report_path(course: Course, assignment: str):
+    return course.root / "reports" / f"{assignment}_verify.json"
+
+
+def _write_verify_report(course: Course, assignment: str, outcomes: list[Outcome]) -> None:
+    """The re-check's reports of this run into reports/ASSIGNMENT_verify.json (this
+    process alone writes it, after the pool: no race between workers). The other
+    students' entries stay; a student graded again without a re-check loses the old one."""
+    from autograder.verify import batch
+
+    path = verify_report_path(course, assignment)
+    reports = [o.verify for o in outcomes if o.verify is not None]
+    if reports or path.exists():
+        batch.update_json(path, reports, [o.student for o in outcomes])
 
 
 def _in_gradebook(course: Course, assignment: str) -> bool:
@@ -227,7 +289,25 @@ def summary_table(outcomes: list[Outcome]) -> str:
             notes += [f"  {o.student}: {n}" for n in o.notes]
         rows.append((o.student, o.assignment, score, status))
     table = format_table(rows)
-    return table + ("\n\nNotes:\n" + "\n".join(notes) if notes else "")
+    table += ("\n\nNotes:\n" + "\n".join(notes)) if notes else ""
+    flagged = [review_line(o) for o in outcomes if o.flagged]
+    if flagged:
+        table += ("\n\nFor review (the independent re-check; details in reports/"
+                  f"{outcomes[0].assignment}_verify.json):\n" + "\n".join(flagged))
+    return table
+
+
+def review_line(outcome: Outcome) -> str:
+    """One line for a human about a submission the re-check flagged."""
+    report = outcome.verify
+    parts = []
+    if report.revoked:
+        lost = sum(c.nbgrader_score or 0 for c in report.revoked)
+        parts.append(f"{lost:g} point(s) revoked ("
+                     + "; ".join(f"{c.grade_id}: {c.reason}" for c in report.revoked) + ")")
+    if report.suspicious:
+        parts.append(f"{len(report.suspicious)} suspicious line(s)")
+    return f"  {outcome.student}: " + ", ".join(parts)
 
 
 def format_table(rows: list[tuple]) -> str:

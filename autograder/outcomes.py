@@ -467,8 +467,14 @@ class GuardedExecute(Execute):
 
 
 # --- Feedback ---------------------------------------------------------------------------
+#: Note kinds for the instructor only, left out of the feedback (the independent re-check's
+#: suspicious lines: a person decides, no points are taken).
+INSTRUCTOR_ONLY = ("suspicious",)
+
+
 class ShowGradingNotes(NbGraderPreprocessor):
-    """Put the grading notes of a submission at the top of its feedback."""
+    """Put the grading notes of a submission at the top of its feedback (all but the
+    instructor-only kinds)."""
 
     def preprocess(self, nb, resources):
         path = resources.get("metadata", {}).get("path")
@@ -478,8 +484,9 @@ class ShowGradingNotes(NbGraderPreprocessor):
                 notes = json.loads((Path(path) / NOTES_FILE).read_text())
             except (OSError, ValueError):
                 notes = []
-        if notes:
-            lines = ["**How this submission was graded**", ""]
-            lines += [f"- {n.get('message', '')}" for n in notes if isinstance(n, dict)]
+        shown = [f"- {n.get('message', '')}" for n in notes if isinstance(n, dict)
+                 and n.get("kind") not in INSTRUCTOR_ONLY]
+        if shown:
+            lines = ["**How this submission was graded**", "", *shown]
             nb.cells.insert(0, nbformat.v4.new_markdown_cell("\n".join(lines)))
         return nb, resources

@@ -1,15 +1,26 @@
 """Verifying submissions: one (right after autograding it) or all of an assignment, the
-gradebook writes for points the re-check denies, and the reports."""
+gradebook writes for points the re-check denies, and the reports.
+
+What the learner reads (the ``auto_comment`` of a solution cell, the grading notes shown
+at the top of the feedback) never quotes a test cell that has hidden tests: the failing
+line of such a cell can be a hidden input (:func:`public_reason`). The instructor's
+report (``reports/ASSIGNMENT_verify.json``, the summary) keeps the full reason.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 from autograder.verify.decide import CellVerdict, SubmissionReport, decide
 from autograder.verify.notebooks import Plan, plan, suspicious
+
+HIDDEN_MARK = "BEGIN HIDDEN TESTS"
+#: Suspicious lines listed in the grading notes of one submission (the report has them all).
+MAX_SUSPICIOUS_NOTES = 5
 
 
 def _solution_for(test_id: str, solutions: list[str]) -> str | None:
@@ -20,6 +31,17 @@ def _solution_for(test_id: str, solutions: list[str]) -> str | None:
         if test_id.startswith(stem + "_") and (best is None or len(sol) > len(best)):
             best = sol
     return best
+
+
+def public_reason(verdict: CellVerdict, p: Plan) -> str:
+    """Why a test cell failed the re-check, in words the learner may read.
+
+    A cell with hidden tests: no detail (its first failing line can quote a hidden input).
+    Other cells: the failing check's first line, as in the instructor's report."""
+    source = p.tests.get(verdict.grade_id, ("", 0.0))[0]
+    if HIDDEN_MARK in source:
+        return "the test cell, hidden tests included, fails when re-checked"
+    return verdict.reason
 
 
 def apply(course, assignment: str, report: SubmissionReport, p: Plan, *, write: bool) -> None:
@@ -43,7 +65,7 @@ def apply(course, assignment: str, report: SubmissionReport, p: Plan, *, write: 
                 if sol:
                     reasons.setdefault(sol, []).append(
                         f"{verdict.grade_id}: {verdict.nbgrader_score:g} point(s) set to 0 by "
-                        f"the independent re-check ({verdict.reason})")
+                        f"the independent re-check ({public_reason(verdict, p)})")
         if write:
             for sol, lines in reasons.items():
                 try:
@@ -76,9 +98,17 @@ def check_submission(course, assignment: str, student: str,
         report.seconds = time.perf_counter() - t0
         return report
     report.suspicious = suspicious(submitted)
-    verdicts, child = decide(submitted, p, path.parent)
+    # The child works where the kernel worked: the autograded copy, whose code files
+    # (a submitted numpy.py) grading removed. Before any grading: the submission itself.
+    autograded = course.root / "autograded" / student / assignment
+    verdicts, child = decide(submitted, p, autograded if autograded.is_dir() else path.parent)
     report.isolation = child.isolation
     report.cells = [CellVerdict(gid, status, reason) for gid, (status, reason) in verdicts.items()]
+    problem = (f"the setup cells fail in the verifier: {p.setup_error}" if p.setup_error
+               else child.env_error)
+    if problem and all(c.status == "not covered" for c in report.cells):
+        # The verifier's own failure (the machine, the course), never the learner's.
+        report.error = f"the re-check could not run ({problem})"
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -95,17 +125,24 @@ def verify_submission(course, assignment: str, student: str, *, write: bool = Tr
     return report
 
 
-_WORKER_PLANS: dict[str, Plan] = {}
+_WORKER_PLANS: dict[tuple[str, int], Plan] = {}
+
+
+def worker_plan(course, assignment: str) -> Plan:
+    """The plan of ``assignment``, built once per process (and again if the source
+    notebook changes): its setup check starts a child, so it is not repeated per student."""
+    path = course.notebook(assignment)
+    key = (str(path), path.stat().st_mtime_ns)
+    if key not in _WORKER_PLANS:
+        _WORKER_PLANS[key] = plan(path)
+    return _WORKER_PLANS[key]
 
 
 def _check_worker(root: str, assignment: str, student: str) -> SubmissionReport:
     from autograder.course import Course
 
     course = Course(root)
-    key = str(course.notebook(assignment))
-    if key not in _WORKER_PLANS:  # one setup check per worker process
-        _WORKER_PLANS[key] = plan(course.notebook(assignment))
-    return check_submission(course, assignment, student, _WORKER_PLANS[key])
+    return check_submission(course, assignment, student, worker_plan(course, assignment))
 
 
 def verify(course, assignment: str, students: list[str] | None = None, *,
@@ -155,7 +192,53 @@ def render(reports: list[SubmissionReport]) -> str:
     return "\n".join(lines)
 
 
+def notes(report: SubmissionReport, p: Plan) -> list[dict]:
+    """Grading notes (``autograder.outcomes.note``) for one re-checked submission.
+
+    ``revoked``: points set to 0, with the reason the learner may read; ``suspicious``:
+    lines for the instructor to look at (no points taken; the feedback leaves them out);
+    ``verify``: the re-check could not run, so nbgrader's scores stand."""
+    from autograder.outcomes import note
+
+    if report.error:
+        return [note("verify", f"not re-checked independently: {report.error}; the scores "
+                               "above are nbgrader's")]
+    out = [note("revoked", f"{c.grade_id}: {c.nbgrader_score or 0:g} point(s) set to 0 by the "
+                           f"independent re-check ({public_reason(c, p)})")
+           for c in report.revoked]
+    shown = report.suspicious[:MAX_SUSPICIOUS_NOTES]
+    out += [note("suspicious", f"for review, no points taken: {s}") for s in shown]
+    if len(report.suspicious) > len(shown):
+        out.append(note("suspicious", f"for review: {len(report.suspicious) - len(shown)} more "
+                                      f"suspicious line(s) in reports/{report.assignment}"
+                                      "_verify.json"))
+    return out
+
+
+def as_json(report: SubmissionReport) -> dict:
+    return {**asdict(report), "flagged": report.flagged}
+
+
 def write_json(reports: list[SubmissionReport], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([{**asdict(r), "flagged": r.flagged} for r in reports],
-                               indent=1))
+    path.write_text(json.dumps([as_json(r) for r in reports], indent=1))
+
+
+def update_json(path: Path, reports: list[SubmissionReport],
+                students: list[str] | None = None) -> None:
+    """Put ``reports`` into the report file at ``path``, keeping the other students' entries.
+
+    The entries of ``students`` without a new report (graded again without the re-check,
+    or not graded) are removed: their old re-check no longer describes the gradebook."""
+    try:
+        old = json.loads(path.read_text())
+        entries = {e["student"]: e for e in old if isinstance(e, dict) and "student" in e}
+    except (OSError, ValueError, TypeError):
+        entries = {}
+    for student in students or []:
+        entries.pop(student, None)
+    entries.update({r.student: as_json(r) for r in reports})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(json.dumps([entries[s] for s in sorted(entries)], indent=1))
+    tmp.replace(path)
