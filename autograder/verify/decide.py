@@ -100,10 +100,6 @@ def decide(submitted: dict, p: Plan, cwd: Path) -> tuple[dict[str, tuple[str, st
             except Exception:  # noqa: BLE001 (an instructor cell that needs a kernel)
                 pass
         for gid, (source, _) in p.tests.items():
-            if p.classes and _uses(source, p.classes):
-                verdicts[gid] = ("not covered", "the test checks a class of the learner's "
-                                 "(the verifier re-checks functions)")
-                continue
             if time.monotonic() > deadline:
                 verdicts[gid] = ("fail", f"the functions took more than "
                                  f"{SUBMISSION_TIMEOUT_S:g} s to re-check in all")
@@ -118,7 +114,22 @@ def decide(submitted: dict, p: Plan, cwd: Path) -> tuple[dict[str, tuple[str, st
             for n in p.learner_names:
                 if n not in child.defined:
                     ns.pop(n, None)
+            session = None
+            if p.classes and _uses(source, p.classes):
+                # torch classes: remote Function and Module stand-ins (imports torch)
+                from autograder.verify import torch_proxy
+
+                try:
+                    session = torch_proxy.install(child, p.classes, ns)
+                except Unverifiable as exc:
+                    verdicts[gid] = ("not covered", str(exc))
+                    continue
+                except (TimeoutError, RuntimeError) as exc:  # the child died or hung
+                    verdicts[gid] = ("fail", _first_line(exc))
+                    continue
             verdicts[gid] = run_test_cell(source, ns, p.learner_names)
+            if session is not None:
+                session.release()  # the cell's instances and graphs, in the child
             namespace.update({k: v for k, v in ns.items() if not isinstance(v, Proxy)
                               and k not in p.learner_names})
     finally:

@@ -185,6 +185,23 @@ class Child:
         except (Exception, Unverifiable) as exc:  # noqa: BLE001 (raised in the learner's code)
             return {"op": "return", "error": [type(exc).__name__, str(exc)[:300]]}, []
 
+    def request(self, header: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
+        """One round trip of a request other than ``call`` (the ``torch_*`` operations of
+        ``autograder.verify.torch_proxy``): the reply's header and blobs. A hang stops the
+        child and raises TimeoutError, a death RuntimeError, as ``call`` does."""
+        what = str(header.get("op", "request")).removeprefix("torch_")
+        if not self.alive():
+            raise RuntimeError(f"{what}: the process running your code has stopped")
+        try:
+            _send(self.fd_out, header, blobs)
+            return _receive(self.fd_in, time.monotonic() + CALL_TIMEOUT_S)
+        except TimeoutError:
+            self.stop()
+            raise TimeoutError(f"{what} did not return within {CALL_TIMEOUT_S:g} s") from None
+        except (EOFError, OSError, ValueError, KeyError, struct.error):
+            self.stop()
+            raise RuntimeError(f"{what}: the process running your code died") from None
+
 
 class Proxy:
     """Stands in for the learner's function ``name`` in the verifier's test cells."""
