@@ -17,12 +17,15 @@ comparison:
   sends back the output. It runs in part A's bubblewrap sandbox (``autograder.sandbox``:
   no network, uid nobody, rlimits, read-only view) when isolation is on, plainly otherwise
   (the report says which);
-* arguments and results cross the pipe as NumPy's ``.npy`` bytes (``allow_pickle=False``
-  both ways) inside a small JSON header: no pickle, no object arrays, no learner objects
-  in the verifier (they stay opaque stand-ins). Functions and random generators that a
-  check passes (``sigma``, ``init``, ``rng``) stay in the verifier: the child gets
-  stand-ins that call back. Warnings, exceptions, modified inputs and a returned input
-  array are reported and reproduced by the proxy, so ``course_utils.checks`` decides
+* arguments and results cross the pipe as raw array bytes with dtype (booleans and
+  numbers only) and shape in a small JSON header: no pickle, no object arrays, no learner
+  objects in the verifier (they stay opaque stand-ins). Functions that a check passes
+  (``sigma``, ``init``) stay in the verifier: the child gets stand-ins that call back.
+  A random generator (``rng``) crosses as its state: the child draws from a copy, and the
+  verifier's generator takes the copy's final state back (at every call-back too), so the
+  draws are the kernel's without a round trip per draw. Warnings, exceptions, modified
+  inputs and a returned input array are reported and reproduced by the proxy, so
+  ``course_utils.checks`` decides
   dtype, shape, warnings and values with the same code, inputs and tolerances as in the
   kernel, hidden tests included.
 

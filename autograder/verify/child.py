@@ -10,7 +10,16 @@ import warnings
 
 import numpy as np
 
-from autograder.verify.wire import _at, _decode, _encode, _leaves, _receive, _send
+from autograder.verify.wire import (
+    _at,
+    _decode,
+    _encode,
+    _leaves,
+    _receive,
+    _Remote,
+    _send,
+    generator_from_state,
+)
 
 #: Seconds one solution cell may run in the child (like nbgrader's per-cell timeout).
 CELL_TIMEOUT_S = 60.0
@@ -27,22 +36,46 @@ class _Channel:
 
     def __init__(self, fd_in: int, fd_out: int, namespace: dict):
         self.fd_in, self.fd_out, self.namespace = fd_in, fd_out, namespace
+        #: The random generators of the call being served, by the verifier's reference.
+        self.generators: dict[int, object] = {}
 
     def callback(self, ref: int, method: str | None, args, kwargs):
+        # A generator the verifier lent goes back as its reference, and every lent generator
+        # crosses in its current state both ways: the verifier's function draws from the
+        # verifier's generator, then the child's copy carries on from where that one stopped.
+        lent = {id(g): r for r, g in self.generators.items()}
+
+        def back(value):
+            if isinstance(value, np.random.Generator) and id(value) in lent:
+                return _Remote(self, lent[id(value)], "rng")
+            return value
+
         blobs: list[bytes] = []
         header = {"op": "callback", "ref": ref, "method": method,
-                  "args": _encode(list(args), blobs, strict=False),
-                  "kwargs": _encode(dict(kwargs), blobs, strict=False)}
+                  "args": _encode([back(a) for a in args], blobs, strict=False),
+                  "kwargs": _encode({k: back(v) for k, v in kwargs.items()}, blobs,
+                                    strict=False),
+                  "generators": self.states(blobs)}
         _send(self.fd_out, header, blobs)
         while True:
             reply, out = _receive(self.fd_in)
             if reply["op"] == "call":  # the verifier calls the learner again meanwhile
                 _send(self.fd_out, *_child_call(self, reply, out))
                 continue
+            for r, tree in reply.get("generators", []):
+                if r in self.generators:
+                    self.generators[r].bit_generator.state = generator_from_state(
+                        _decode(tree, out)).bit_generator.state
             if reply.get("error"):
                 kind, message = reply["error"]
                 raise type(kind, (Exception,), {})(message)
             return _decode(reply["result"], out, self)
+
+
+    def states(self, blobs: list[bytes]) -> list:
+        """[[reference, state]] of the generators the verifier lent for this call."""
+        return [[r, _encode(g.bit_generator.state, blobs, strict=False)]
+                for r, g in self.generators.items()]
 
 
 def _cell_timeout(signum, frame):
@@ -81,6 +114,15 @@ def _child_main(fd_in: int, fd_out: int) -> None:
 
 def _child_call(channel: _Channel, header: dict, blobs: list[bytes]) -> tuple[dict, list]:
     namespace = channel.namespace
+    outer, channel.generators = channel.generators, {}
+    try:
+        return _serve_call(channel, namespace, header, blobs)
+    finally:
+        channel.generators = outer
+
+
+def _serve_call(channel: _Channel, namespace: dict, header: dict,
+                blobs: list[bytes]) -> tuple[dict, list]:
     args = _decode(header["args"], blobs, channel)
     kwargs = _decode(header["kwargs"], blobs, channel)
     before = [(p, a.copy()) for p, a in _leaves([args, kwargs])]
@@ -95,6 +137,7 @@ def _child_call(channel: _Channel, header: dict, blobs: list[bytes]) -> tuple[di
             reply["error"] = [type(exc).__name__, str(exc)[:500]]
     reply["warnings"] = [[w.category.__name__, str(w.message)[:300]] for w in caught[:5]]
     try:
+        reply["generators"] = channel.states(out)
         if reply["error"] is None:
             reply["result"] = _encode(result, out, strict=False)
             if isinstance(result, np.ndarray):

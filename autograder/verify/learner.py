@@ -15,7 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.verify.wire import Unverifiable, _at, _decode, _encode, _receive, _send
+from autograder.verify.wire import (
+    Unverifiable,
+    _at,
+    _decode,
+    _encode,
+    _receive,
+    _send,
+)
 
 #: Seconds one call of a learner function may take in the child.
 CALL_TIMEOUT_S = 20.0
@@ -140,6 +147,8 @@ class Child:
                 reply, out = _receive(self.fd_in, time.monotonic() + CALL_TIMEOUT_S)
                 if reply.get("op") != "callback":
                     break
+                for ref, tree in reply.get("generators", []):
+                    _take_state(refs, ref, _decode(tree, out), name)
                 _send(self.fd_out, *self._callback(refs, reply, out))
         except TimeoutError:
             self.stop()
@@ -147,6 +156,11 @@ class Child:
         except (EOFError, OSError):
             self.stop()
             raise RuntimeError(f"{name}: the process running your code died") from None
+        except RuntimeError:  # a garbled generator state: the conversation is out of step
+            self.stop()
+            raise
+        for ref, tree in reply.get("generators", []):
+            _take_state(refs, ref, _decode(tree, out), name)
         for path, tree in reply["mutated"]:
             target = _at([list(args), kwargs], path)
             new = _decode(tree, out)
@@ -181,9 +195,14 @@ class Child:
             args = _decode(header["args"], blobs, refs=refs)
             kwargs = _decode(header["kwargs"], blobs, refs=refs)
             result = target(*args, **kwargs)
-            return {"op": "return", "result": _encode(result, out, strict=True)}, out
+            reply = {"op": "return", "result": _encode(result, out, strict=True)}
         except (Exception, Unverifiable) as exc:  # noqa: BLE001 (raised in the learner's code)
-            return {"op": "return", "error": [type(exc).__name__, str(exc)[:300]]}, []
+            out = []
+            reply = {"op": "return", "error": [type(exc).__name__, str(exc)[:300]]}
+        reply["generators"] = [[ref, _encode(r.bit_generator.state, out, strict=True)]
+                               for ref, r in enumerate(refs)
+                               if isinstance(r, np.random.Generator)]
+        return reply, out
 
     def request(self, header: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
         """One round trip of a request other than ``call`` (the ``torch_*`` operations of
@@ -201,6 +220,20 @@ class Child:
         except (EOFError, OSError, ValueError, KeyError, struct.error):
             self.stop()
             raise RuntimeError(f"{what}: the process running your code died") from None
+
+
+def _take_state(refs: list, ref, state, name: str) -> None:
+    """Set the verifier's generator ``refs[ref]`` to the state the child's copy ended in."""
+    generator = refs[ref] if isinstance(ref, int) and 0 <= ref < len(refs) else None
+    if not isinstance(generator, np.random.Generator):
+        raise RuntimeError(f"{name}: the process running your code sent a garbled answer")
+    kind = type(generator.bit_generator).__name__
+    try:
+        if not isinstance(state, dict) or state.get("bit_generator") != kind:
+            raise ValueError(kind)
+        generator.bit_generator.state = state  # numpy checks the rest
+    except (TypeError, ValueError, KeyError, OverflowError):
+        raise RuntimeError(f"{name}: the random generator came back garbled") from None
 
 
 class Proxy:
