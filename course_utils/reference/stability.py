@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils.reference.activations import _as_float, _quiet, _result, sigmoid
+from course_utils.reference.activations import sigmoid
+from course_utils.reference.arithmetic import _as_float, _quiet, _result
 
 __all__ = ["stable_sigmoid", "softplus", "log_sigmoid"]
 
