@@ -2,20 +2,23 @@
 points, and honest work, right or wrong, is scored exactly as nbgrader scored it.
 
 The fast tests drive the verifier directly (no nbgrader); the slow ones grade a corpus of
-cheating and honest submissions end to end (`grade`, then `verify`) in a scratch course and
-read the scores back through nbgrader's Gradebook.
+cheating and honest submissions end to end in a scratch course (`grade`, which re-checks
+each submission itself; then `verify` again, which changes nothing) and read the scores
+back through nbgrader's Gradebook.
 """
 
 from __future__ import annotations
 
 import copy
+import html as htmllib
+import io
 import json
 
 import nbformat
 import numpy as np
 import pytest
 
-from autograder import submissions, verify
+from autograder import outcomes, submissions, verify
 from autograder.cli import main
 from autograder.course import REPO, Course, example_assignments, make_scratch
 
@@ -112,8 +115,10 @@ def test_wire_refuses_objects_and_pickles():
     with pytest.raises(verify.Unverifiable):
         verify._encode(lambda z: z, [], strict=True)
     assert verify._encode(object(), [], strict=False) == {"t": "obj", "v": "object"}
-    with pytest.raises(ValueError):  # pointers the child claims are objects: refused
-        verify._decode({"t": "nd", "b": 0, "d": "|O", "s": [1]}, [b"\0" * 8])
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError):
+        verify._decode({"t": "nd", "b": 0}, [buf.getvalue()])
 
 
 def test_suspicious_patterns_are_listed_not_learner_free_code():
@@ -227,9 +232,22 @@ def scores(course: Course, assignment: str) -> dict[str, dict[str, float]]:
                 for sub in gb.assignment_submissions(assignment)}
 
 
+def load_reports(course: Course, assignment: str) -> dict[str, verify.SubmissionReport]:
+    """reports/ASSIGNMENT_verify.json, as written by `grade`, back as reports."""
+    data = json.loads((course.root / "reports" / f"{assignment}_verify.json").read_text())
+    out = {}
+    for entry in data:
+        fields = {k: v for k, v in entry.items() if k not in ("flagged", "cells")}
+        cells = [verify.CellVerdict(**c) for c in entry["cells"]]
+        out[entry["student"]] = verify.SubmissionReport(**fields, cells=cells)
+    return out
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    """Grade the corpus (scores before), then verify it (scores after, reports)."""
+    """Grade the corpus: `grade` alone re-checks every submission. Scores before (what
+    nbgrader gave, from the report), after `grade`, and after another `verify`; the
+    reports `grade` wrote."""
     root = tmp_path_factory.mktemp("verify") / "course"
     course = make_scratch(root, {**example_assignments(), UNITS: REPO / "source" / UNITS})
     assert main(["--root", str(root), "build"]) == 0
@@ -244,19 +262,24 @@ def corpus(tmp_path_factory):
     submissions.submit(course, "honest_mistakes", UNITS,
                        submissions.build(course, UNITS, "mistakes"))
     submissions.submit(course, "cheater", UNITS, variant(units, UNITS_CHEATER))
-    before = {}
+    before, graded, reports = {}, {}, {}
     for a in (EXAMPLE, UNITS):
         main(["--root", str(root), "grade", a, "--workers", "2"])
-        before[a] = scores(course, a)
-    reports = {a: {r.student: r for r in verify.verify(course, a)} for a in (EXAMPLE, UNITS)}
+        graded[a] = scores(course, a)
+        reports[a] = load_reports(course, a)
+        # nbgrader's own scores: the report keeps what it gave where the re-check revoked
+        before[a] = {s: {**grades, **{c.grade_id: c.nbgrader_score
+                                      for c in reports[a][s].revoked}}
+                     for s, grades in graded[a].items()}
+    again = {a: {r.student: r for r in verify.verify(course, a)} for a in (EXAMPLE, UNITS)}
     after = {a: scores(course, a) for a in (EXAMPLE, UNITS)}
-    return course, before, after, reports
+    return course, before, after, reports, graded, again
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("student", sorted(EXAMPLE_CHEATS))
 def test_example_cheats_lose_the_points_nbgrader_gave(corpus, student):
-    course, before, after, reports = corpus
+    course, before, after, reports, *_ = corpus
     assert before[EXAMPLE][student]["sigmoid_values"] == 2  # the cheat fooled nbgrader
     assert after[EXAMPLE][student]["sigmoid_values"] == 0
     assert after[EXAMPLE][student]["relu_grad_values"] == 1  # the honest part stays
@@ -272,7 +295,7 @@ def test_example_cheats_lose_the_points_nbgrader_gave(corpus, student):
 @pytest.mark.parametrize("student", sorted(EXAMPLE_FUTILE) + ["honest_complete",
                                                               "honest_mistakes"])
 def test_example_verify_agrees_with_nbgrader(corpus, student):
-    _, before, after, reports = corpus
+    _, before, after, reports, *_ = corpus
     assert after[EXAMPLE][student] == before[EXAMPLE][student]
     assert not reports[EXAMPLE][student].revoked
     statuses = {c.grade_id: c.status for c in reports[EXAMPLE][student].cells}
@@ -284,7 +307,7 @@ def test_example_verify_agrees_with_nbgrader(corpus, student):
 @pytest.mark.slow
 @pytest.mark.parametrize("student", ["honest_complete", "honest_mistakes"])
 def test_02_honest_work_keeps_every_score(corpus, student):
-    _, before, after, reports = corpus
+    _, before, after, reports, *_ = corpus
     assert after[UNITS][student] == before[UNITS][student]
     report = reports[UNITS][student]
     assert not report.revoked and not report.suspicious
@@ -298,7 +321,7 @@ def test_02_honest_work_keeps_every_score(corpus, student):
 
 @pytest.mark.slow
 def test_02_cheater_loses_exactly_the_cheated_points(corpus):
-    _, before, after, reports = corpus
+    _, before, after, reports, *_ = corpus
     b, a = before[UNITS]["cheater"], after[UNITS]["cheater"]
     for gid in UNITS_CHEATED:
         assert b[gid] > 0, f"the cheat did not fool nbgrader on {gid}: {b}"
@@ -316,7 +339,7 @@ def test_02_cheater_loses_exactly_the_cheated_points(corpus):
 @pytest.mark.slow
 def test_verify_twice_changes_nothing_and_the_cli_reports(corpus, capsys):
     """Again, through the CLI, in 2 worker processes: the same decisions, no change."""
-    course, _, after, reports = corpus
+    course, _, after, reports, *_ = corpus
     assert main(["--root", str(course.root), "verify", EXAMPLE, "--workers", "2"]) == 0
     out = capsys.readouterr().out
     assert "patch_allclose" in out and "suspicious" in out
@@ -326,6 +349,77 @@ def test_verify_twice_changes_nothing_and_the_cli_reports(corpus, capsys):
     for r in data:
         serial = {c.grade_id: c.status for c in reports[EXAMPLE][r["student"]].cells}
         assert {c["grade_id"]: c["status"] for c in r["cells"]} == serial
+
+
+@pytest.mark.slow
+def test_grade_alone_revokes_and_verify_afterwards_changes_nothing(corpus):
+    course, before, after, reports, graded, again = corpus
+    for student in EXAMPLE_CHEATS:
+        assert graded[EXAMPLE][student]["sigmoid_values"] == 0, student
+    assert {c for c in UNITS_CHEATED if graded[UNITS]["cheater"][c] == 0} == set(UNITS_CHEATED)
+    assert graded == after  # `verify` after `grade`: the same scores
+    for a in (EXAMPLE, UNITS):
+        assert not any(r.revoked for r in again[a].values())  # nothing left to revoke
+        for student, report in reports[a].items():
+            assert {c.grade_id: c.status for c in report.cells} == \
+                {c.grade_id: c.status for c in again[a][student].cells}, student
+    notes = [n for n in outcomes.read_notes(course, EXAMPLE, "patch_allclose")]
+    assert {n["kind"] for n in notes} >= {"revoked", "suspicious"}
+
+
+@pytest.mark.slow
+def test_regrading_one_student_revokes_again_and_keeps_the_others_report(corpus, capsys):
+    """nbgrader restores the points on re-autograde; the re-check takes them again, the
+    comment is not doubled, and `--student` leaves the other students' report entries."""
+    course, _, after, *_ = corpus
+    for _ in range(2):
+        assert main(["--root", str(course.root), "grade", EXAMPLE, "--workers", "1",
+                     "--student", "patch_allclose"]) == 0
+    out = capsys.readouterr().out
+    assert "For review" in out and "patch_allclose: 2 point(s) revoked" in out
+    assert scores(course, EXAMPLE) == after[EXAMPLE]
+    with course.gradebook() as gb:
+        comment = gb.find_comment("sigmoid_solution", EXAMPLE, EXAMPLE, "patch_allclose")
+        assert comment.auto_comment.count("independent re-check") == 1
+    report = load_reports(course, EXAMPLE)
+    assert set(report) == set(after[EXAMPLE])
+    assert [c.grade_id for c in report["patch_allclose"].revoked] == ["sigmoid_values"]
+
+
+@pytest.mark.slow
+def test_no_verify_leaves_nbgrader_scores_until_verify_runs(corpus, capsys):
+    course, before, after, *_ = corpus
+    assert main(["--root", str(course.root), "grade", EXAMPLE, "--no-verify",
+                 "--student", "patch_allclose"]) == 0
+    out = capsys.readouterr().out
+    assert "re-check skipped (--no-verify)" in out and "For review" not in out
+    assert scores(course, EXAMPLE)["patch_allclose"] == before[EXAMPLE]["patch_allclose"]
+    assert "patch_allclose" not in load_reports(course, EXAMPLE)  # no stale re-check
+    assert main(["--root", str(course.root), "verify", EXAMPLE, "--student",
+                 "patch_allclose"]) == 0
+    assert scores(course, EXAMPLE) == after[EXAMPLE]
+    assert set(load_reports(course, EXAMPLE)) == set(after[EXAMPLE])
+
+
+@pytest.mark.slow
+def test_feedback_gives_the_reason_without_hidden_tests_or_review_lines(corpus):
+    """The learner reads why the points went, never a hidden test's line, nor the lines
+    flagged for the instructor."""
+    from autograder.feedback import hidden_lines
+
+    course, *_ = corpus
+    for assignment, student in ((EXAMPLE, "patch_allclose"), (UNITS, "cheater")):
+        assert main(["--root", str(course.root), "feedback", assignment,
+                     "--student", student]) == 0
+        html = htmllib.unescape(course.feedback_html(student, assignment).read_text())
+        assert "independent re-check" in html
+        assert "hidden tests included, fails when re-checked" in html
+        assert "for review" not in html and "BEGIN HIDDEN" not in html
+        release = course.notebook(assignment, released=True).read_text()
+        source = nbformat.read(str(course.notebook(assignment)), as_version=4)
+        secret = {line for c in source.cells for line in hidden_lines(c.source)
+                  if len(line) > 15 and line not in release}
+        assert secret and not [line for line in secret if line in html]
 
 
 @pytest.mark.slow
