@@ -79,6 +79,54 @@ def metadata_problems(nb, name: str) -> list[str]:
     return problems
 
 
+def convention_problems(nb, name: str) -> list[str]:
+    """The course's conventions for a source notebook (docs/DEVELOPING.md):
+
+    * a test cell opens with a ``# comment`` saying what it checks, imports only from
+      ``course_utils.checks``, computes nothing itself (no ``np.``/``torch.``: the checks
+      hold every formula, so the messages name input, expected and received values) and
+      ends in a call of a check;
+    * a written answer is followed by a locked cell with the mark scheme.
+    """
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        meta = nbgrader_meta(cell)
+        gid = meta.get("grade_id", f"cell {index}")
+        if is_test(cell):
+            problems += [f"{name}: test cell {gid!r} {p}" for p in _test_cell_problems(cell.source)]
+        elif cell.cell_type == "markdown" and meta.get("grade") and meta.get("solution"):
+            scheme = nb.cells[index + 1] if index + 1 < len(nb.cells) else None
+            smeta = nbgrader_meta(scheme) if scheme is not None else {}
+            if not (scheme is not None and smeta.get("locked") and not smeta.get("grade")
+                    and "=== BEGIN MARK SCHEME ===" in scheme.source
+                    and "=== END MARK SCHEME ===" in scheme.source):
+                problems.append(f"{name}: written answer {gid!r} is not followed by a locked "
+                                "cell holding its === BEGIN/END MARK SCHEME ===.")
+    return problems
+
+
+def _test_cell_problems(source: str) -> list[str]:
+    problems = [] if source.startswith("# ") else [
+        "does not open with a `# comment` saying what it checks."]
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        return problems + [f"is not valid Python ({exc.msg}, line {exc.lineno})."]
+    imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    if not imports or any(not (isinstance(n, ast.ImportFrom) and n.module == "course_utils.checks")
+                          for n in imports):
+        problems.append("imports from somewhere other than course_utils.checks.")
+    computed = {n.value.id for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+                and isinstance(n.value, ast.Name) and n.value.id in ("np", "numpy", "torch")}
+    if computed:
+        problems.append(f"computes with {', '.join(sorted(computed))} itself; put the formula in "
+                        "a check of course_utils.checks.")
+    last = tree.body[-1] if tree.body else None
+    if not (isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)):
+        problems.append("does not end in a call of a check.")
+    return problems
+
+
 def ends_in_expression(source: str) -> bool:
     """Whether the last statement of a code cell is a bare expression (not a plain call of
     a check returning None is impossible to tell statically, so any expression counts)."""

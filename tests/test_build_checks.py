@@ -6,7 +6,8 @@
 - no solution, hidden test or mark scheme text in the release; unique grade ids; points on
   every graded cell; no test cell ending in a bare expression; kernel python3; outputs
   cleared;
-- the points of each assignment equal the README's course map.
+- the points of each assignment equal the README's course map;
+- the course's conventions for test cells and written answers (``convention_problems``).
 """
 
 from __future__ import annotations
@@ -92,6 +93,31 @@ def test_release_metadata_and_no_leaks(name, directory, fresh):
                 + bc.metadata_problems(release, name)
                 + bc.leak_problems(source_nb(name, directory), release, name))
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("name", [n for n in IDS if n in REAL])
+def test_source_follows_the_course_conventions(name):
+    problems = bc.convention_problems(source_nb(name, REPO / "source" / name), name)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_conventions_catch_a_formula_and_a_missing_mark_scheme():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    test = nbformat.v4.new_code_cell(
+        "from course_utils.checks import check_values\n\nassert np.allclose(relu(1.0), 1.0)\n",
+        metadata={"nbgrader": {"grade": True, "solution": False, "grade_id": "t", "points": 1}})
+    answer = nbformat.v4.new_markdown_cell(
+        "YOUR ANSWER HERE", metadata={"nbgrader": {"grade": True, "solution": True,
+                                                   "grade_id": "a", "points": 1}})
+    nb.cells = [test, answer]
+    problems = "\n".join(bc.convention_problems(nb, "x"))
+    for words in ("'t' does not open with a `# comment`", "computes with np",
+                  "'a' is not followed by a locked cell"):
+        assert words in problems
+    test.source = "# relu\n" + test.source
+    assert "does not end in a call" in "\n".join(bc.convention_problems(nb, "x"))
 
 
 @pytest.mark.parametrize("name", [n for n in IDS if n in REAL])
