@@ -1,0 +1,251 @@
+"""The independent re-check of 03_swish_mish: the learner's torch classes (autograd Functions
+and nn.Modules) are re-checked through remote proxies (autograder/verify/torch_proxy.py),
+computing in the child, with the instructor's checks running in the verifier.
+
+The reference for "what nbgrader decides" is the same test cells run in one process with
+the learner's real classes (``_one_process``, in a subprocess of its own so that no learner
+code touches this one): honest work, right or wrong, must be decided exactly alike; a
+cheat that disarms the checks in that one process must be decided as if it were not there.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from test_assignment_03 import WRONG
+from test_verify import as_dict, release_with_solutions, variant
+
+from autograder import verify
+from autograder.course import REPO, Course
+from autograder.verify import torch_proxy
+from autograder.verify.wire import Unverifiable
+
+NAME = "03_swish_mish"
+
+
+def wrong(grade_id: str, needle: str) -> str:
+    """The catalogue's wrong definition (tests/test_assignment_03.py) for a cell and message."""
+    return next(w[3] for w in WRONG if w[1] == grade_id and w[2] == needle)
+
+
+def unit_of(grade_id: str, needle: str) -> str:
+    return next(w[0] for w in WRONG if w[1] == grade_id and w[2] == needle) + "_solution"
+
+
+@pytest.fixture(scope="module")
+def plan03():
+    p = verify.plan(Course(REPO).notebook(NAME))
+    # A helper cell of 03 (`fig = plots.plot_learning_curves(runs)`) passes for
+    # definitions-only but needs the experiment's `runs`: as if every setup cell ran.
+    p.setup_checked, p.setup_error = True, ""
+    return p
+
+
+@pytest.fixture(scope="module")
+def complete03():
+    return release_with_solutions(NAME)
+
+
+_ONE_PROCESS = r"""
+import json, sys
+from pathlib import Path
+from autograder import verify
+from autograder.verify.child import _python, _ShellStub
+from autograder.verify.decide import run_test_cell
+from autograder.verify.notebooks import learner_cells
+p = verify.plan(Path(sys.argv[1]))
+cells, _ = learner_cells(json.loads(Path(sys.argv[2]).read_text()), p)
+ns = {"__name__": "__main__", "get_ipython": _ShellStub}
+for source in cells:
+    try:
+        exec(compile(_python(source), "<cell>", "exec"), ns)
+    except Exception:
+        pass
+print(json.dumps({g: run_test_cell(s, dict(ns), p.learner_names)[0]
+                  for g, (s, _) in p.tests.items()}))
+"""
+
+
+def _one_process(nb, tmp_path, tag: str) -> subprocess.Popen:
+    """Start the test cells in one process with the learner's classes (as nbgrader's kernel
+    runs them); ``.communicate()`` gives {grade id: status} as JSON."""
+    path = tmp_path / f"{tag}.ipynb"
+    path.write_text(json.dumps(as_dict(nb)))
+    return subprocess.Popen(
+        [sys.executable, "-c", _ONE_PROCESS, str(Course(REPO).notebook(NAME)), str(path)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def _statuses(proc: subprocess.Popen) -> dict[str, str]:
+    out, _ = proc.communicate(timeout=300)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------------------
+# Fast: the proxies' pieces
+
+
+def test_saved_placeholders_have_the_learners_shapes_and_bytes_without_memory():
+    x = torch.zeros(5, dtype=torch.float64)
+    entries = [{"input": 0}, {"shape": [1000], "dtype": "float32", "same": None},
+               {"shape": [1000], "dtype": "float32", "same": 1}, {"output": True}]
+    made = torch_proxy._saves(entries, [x], {"kind": "tensor"}, [])
+    assert made[0] is x and made[3] is None and made[2] is made[1]
+    assert made[1].shape == (1000,) and made[1].dtype == torch.float32
+    assert made[1].untyped_storage().nbytes() == 4  # one element, expanded
+
+
+def test_what_the_pipe_cannot_carry_is_unverifiable():
+    with pytest.raises(Unverifiable):
+        torch_proxy._pack(torch.zeros(2, dtype=torch.bfloat16), [], [])
+    with pytest.raises(Unverifiable):
+        torch_proxy._pack([torch.zeros(2)], [], [])  # autograd ignores a tensor in a list
+    inputs: list = []
+    tree = torch_proxy._pack(torch.zeros((), dtype=torch.float64), [], inputs)
+    assert tree["i"] == 0 and len(inputs) == 1
+
+
+def test_learner_exceptions_keep_builtin_types_only():
+    assert type(torch_proxy._exception("RuntimeError", "x")) is RuntimeError
+    assert type(torch_proxy._exception("NotImplementedError", "")) is NotImplementedError
+    exit_ = torch_proxy._exception("SystemExit", "bye")  # never stops the verifier
+    assert isinstance(exit_, Exception) and type(exit_).__name__ == "SystemExit"
+
+
+# --------------------------------------------------------------------------------------
+# Slow: 03 decided by the verifier (sandboxed child, as `grade` and `verify` run it)
+
+
+@pytest.mark.slow
+def test_complete_03_passes_and_every_test_cell_is_covered(plan03, complete03, tmp_path):
+    start = time.monotonic()
+    verdicts, child = verify.decide(as_dict(complete03), plan03, tmp_path)
+    seconds = time.monotonic() - start
+    assert not child.load_errors
+    assert verdicts == {g: ("pass", "") for g in plan03.tests}, verdicts
+    assert len(verdicts) == 16
+    print(f"\n03 complete: decide() {seconds:.1f} s, child: {child.isolation}")
+
+
+# One wrong class of each kind per notebook; the catalogue's cell names what it must fail.
+MISTAKES = [
+    [("swish_function_grad_beta", "gradient w.r.t. beta: backward returned None"),
+     ("mish_function_saved", "saves 2 tensors"),
+     ("prelu_module_parameter", "share one slope"),
+     ("swish_module_learnable", "beta starts at 1.0, expected 1.5"),
+     ("mish_module_values", "float32")],
+    [("swish_function_values", "beta = 0.0"),
+     ("mish_function_saved", "ctx.y"),
+     ("swish_module_learnable", "nn.Parameter"),
+     ("prelu_module_parameter", "gradient w.r.t. a")],
+    [("swish_function_dtype", "modified upstream in place"),
+     ("mish_function_edges", "nan"),
+     ("prelu_module_values", "a = 0.1"),
+     ("swish_module_values", "beta")],
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mistakes", MISTAKES, ids=["a", "b", "c"])
+def test_wrong_answers_fail_exactly_the_cells_they_fail_in_one_process(
+        plan03, complete03, mistakes, tmp_path):
+    nb = variant(complete03, {unit_of(g, n): wrong(g, n) for g, n in mistakes})
+    reference = _one_process(nb, tmp_path, "wrong")
+    verdicts, _ = verify.decide(as_dict(nb), plan03, tmp_path)
+    expected = _statuses(reference)
+    assert {g: v[0] for g, v in verdicts.items()} == expected, verdicts
+    for grade_id, _ in mistakes:
+        assert verdicts[grade_id][0] == "fail"
+
+
+_DISARM = (
+    "import torch\n"
+    "import course_utils.checks._core as _core\n"
+    "import course_utils.checks.torch_units as _tu\n\n"
+    "torch.allclose = lambda *a, **k: True\n"
+    "_core.compare = _tu.compare = lambda *a, **k: None\n"
+    "torch.autograd.gradcheck = lambda *a, **k: True\n\n")
+
+
+@pytest.mark.slow
+def test_cheats_that_disarm_the_checks_are_decided_as_without_them(plan03, complete03,
+                                                                     tmp_path):
+    honest = variant(complete03, {
+        "swish_function_solution": wrong("swish_function_grad_x", "wrong sign"),
+        "mish_function_solution": wrong("mish_function_values", "MishFunction: "),
+        "prelu_module_solution": wrong("prelu_module_values", "a = 0.1")})
+    cheat = variant(honest, {"swish_function_solution":
+                             _DISARM + wrong("swish_function_grad_x", "wrong sign")})
+    cheated = _one_process(cheat, tmp_path, "cheat")
+    reference = _one_process(honest, tmp_path, "honest")
+    verdicts, _ = verify.decide(as_dict(cheat), plan03, tmp_path)
+    in_one_process, expected = _statuses(cheated), _statuses(reference)
+    assert {g: v[0] for g, v in verdicts.items()} == expected, verdicts
+    for grade_id in ("swish_function_grad_x", "mish_function_values", "mish_function_grad",
+                     "mish_function_edges", "mish_module_values", "prelu_module_values"):
+        # points the cheat earns in one process (nbgrader's kernel), denied by the verifier
+        assert in_one_process[grade_id] == "pass" and verdicts[grade_id][0] == "fail", grade_id
+
+
+@pytest.mark.slow
+def test_a_hanging_forward_fails_its_cells_only(plan03, complete03, monkeypatch, tmp_path):
+    monkeypatch.setattr(verify.learner, "CALL_TIMEOUT_S", 3.0)
+    source = next(c.source for c in complete03.cells
+                  if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                  == "mish_function_solution")
+    hang = source.replace("        ctx.save_for_backward(x)\n",
+                          "        while x.numel() == 1000:  # only the saved-tensor check\n"
+                          "            pass\n        ctx.save_for_backward(x)\n")
+    assert hang != source
+    verdicts, _ = verify.decide(as_dict(variant(complete03, {"mish_function_solution": hang})),
+                                plan03, tmp_path)
+    assert verdicts["mish_function_saved"][0] == "fail"
+    assert "did not return" in verdicts["mish_function_saved"][1]
+    assert {g: v for g, v in verdicts.items() if g != "mish_function_saved"} == {
+        g: ("pass", "") for g in plan03.tests if g != "mish_function_saved"}
+
+
+@pytest.mark.slow
+def test_proxies_behave_like_torch_classes(plan03, complete03, tmp_path):
+    """What the checks rely on: issubclass/isinstance, gradcheck, .grad, .double(), an
+    optimizer step, parameters shared by identity, and an unknown attribute left alone."""
+    from autograder.verify.learner import Child
+    from autograder.verify.notebooks import learner_cells
+
+    cells, instructor = learner_cells(as_dict(complete03), plan03)
+    child = Child(cells, plan03.learner_names, tmp_path, instructor)
+    try:
+        child.start()
+        ns: dict = {}
+        torch_proxy.install(child, plan03.classes, ns)
+        swish_fn, prelu_cls, swish_cls = ns["SwishFunction"], ns["PReLU"], ns["Swish"]
+        assert issubclass(swish_fn, torch.autograd.Function)
+        x = torch.linspace(-3, 3, 7, dtype=torch.float64, requires_grad=True)
+        b = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+        assert torch.autograd.gradcheck(swish_fn.apply, (x, b))
+        prelu = prelu_cls()
+        assert isinstance(prelu, torch.nn.Module) and [n for n, _ in
+                                                       prelu.named_parameters()] == ["weight"]
+        prelu.double()
+        opt = torch.optim.SGD(prelu.parameters(), lr=0.1)
+        prelu(x).sum().backward()
+        expected = float(x.detach()[x.detach() < 0].sum())
+        assert np.isclose(float(prelu.weight.grad), expected)
+        opt.step()
+        assert np.isclose(float(prelu.weight), 0.25 - 0.1 * expected)
+        y = prelu(x.detach())  # the stepped slope is the one the child uses
+        assert np.isclose(float(y[0]), float(prelu.weight) * -3.0)
+        assert prelu_cls().weight is not prelu.weight
+        learnable = swish_cls(beta=0.5, learnable=True)
+        assert [float(p) for p in learnable.parameters()] == [0.5]
+        with pytest.raises(Unverifiable):
+            learnable.learnable  # noqa: B018 (an attribute that stays in the child)
+        torch_proxy.install(child, plan03.classes, ns).release()
+    finally:
+        child.stop()
