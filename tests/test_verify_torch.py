@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from test_assignment_03 import WRONG
+from test_assignment_03 import RIGHT, WRONG
 from test_verify import as_dict, release_with_solutions, variant
 
 from autograder import verify
@@ -133,6 +133,19 @@ def test_complete_03_passes_and_every_test_cell_is_covered(plan03, complete03, t
     print(f"\n03 complete: decide() {seconds:.1f} s, child: {child.isolation}")
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("which", [1, 2])
+def test_other_correct_formulations_pass(plan03, complete03, which, tmp_path):
+    """The catalogue's correct variants (needs_input_grad, a (1,) slope with F.prelu, a
+    plain-number beta, the note's form of mish'), one of each class per notebook."""
+    units: dict[str, list[str]] = {}
+    for unit, code in RIGHT:
+        units.setdefault(f"{unit}_solution", []).append(code)
+    nb = variant(complete03, {g: codes[which % len(codes)] for g, codes in units.items()})
+    verdicts, _ = verify.decide(as_dict(nb), plan03, tmp_path)
+    assert verdicts == {g: ("pass", "") for g in plan03.tests}, verdicts
+
+
 # One wrong class of each kind per notebook; the catalogue's cell names what it must fail.
 MISTAKES = [
     [("swish_function_grad_beta", "gradient w.r.t. beta: backward returned None"),
@@ -238,12 +251,12 @@ def test_proxies_behave_like_torch_classes(plan03, complete03, tmp_path):
         expected = float(x.detach()[x.detach() < 0].sum())
         assert np.isclose(float(prelu.weight.grad), expected)
         opt.step()
-        assert np.isclose(float(prelu.weight), 0.25 - 0.1 * expected)
+        assert np.isclose(float(prelu.weight.detach()), 0.25 - 0.1 * expected)
         y = prelu(x.detach())  # the stepped slope is the one the child uses
-        assert np.isclose(float(y[0]), float(prelu.weight) * -3.0)
+        assert np.isclose(float(y[0].detach()), float(prelu.weight.detach()) * -3.0)
         assert prelu_cls().weight is not prelu.weight
         learnable = swish_cls(beta=0.5, learnable=True)
-        assert [float(p) for p in learnable.parameters()] == [0.5]
+        assert [float(p.detach()) for p in learnable.parameters()] == [0.5]
         with pytest.raises(Unverifiable):
             learnable.learnable  # noqa: B018 (an attribute that stays in the child)
         torch_proxy.install(child, plan03.classes, ns).release()

@@ -19,7 +19,8 @@ computation happens here, on the learner's real classes, with real autograd:
   the learner's backward gave none;
 * ``torch_release``: forget the instances and graphs of a test cell.
 
-Tensors cross as NumPy ``.npy`` arrays; everything else in a reply is JSON. Learner
+Tensors cross as NumPy arrays (raw bytes, dtype and shape: ``autograder.verify.wire``);
+everything else in a reply is JSON. Learner
 exceptions and warnings are reported as their type name and message.
 """
 

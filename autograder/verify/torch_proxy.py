@@ -7,7 +7,7 @@ forward saves with saved-tensor hooks, build modules, read their parameters, fil
 in the child (``autograder.verify.torch_child``), where the learner's classes live:
 
 * a **Function proxy** is a ``torch.autograd.Function`` subclass named like the learner's.
-  Its forward sends the input tensors (``.npy``) and ``ctx.needs_input_grad``; the child
+  Its forward sends the input tensors (as arrays) and ``ctx.needs_input_grad``; the child
   applies the learner's Function to copies that require grad alike, keeps the graph under a
   handle and answers with the output and what the learner saved. The proxy saves the
   equivalent (the input itself where the learner saved an input, the output where it saved
