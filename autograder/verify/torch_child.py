@@ -17,7 +17,7 @@ computation happens here, on the learner's real classes, with real autograd:
 * ``torch_backward``: ``torch.autograd.grad`` of a kept graph with the verifier's upstream
   gradient (``retain_graph``: gradcheck asks several times); a gradient is ``None`` where
   the learner's backward gave none;
-* ``torch_release``: forget the instances and graphs of a test cell.
+* ``torch_release``: forget the graphs of a test cell.
 
 Tensors cross as NumPy arrays (raw bytes, dtype and shape: ``autograder.verify.wire``);
 everything else in a reply is JSON. Learner
@@ -34,7 +34,7 @@ from torch import nn
 
 from autograder.verify.wire import _decode, _encode
 
-#: Instances (by id) and graphs (by handle) of the test cell being decided.
+#: Instances (by id) of the submission, graphs (by handle) of the test cell.
 _OBJECTS: dict[int, object] = {}
 _GRAPHS: dict[int, tuple[torch.Tensor, list[torch.Tensor], list[int]]] = {}
 _COUNTER = [0]
@@ -57,7 +57,6 @@ def serve(namespace: dict, header: dict, blobs: list[bytes]) -> tuple[dict, list
             elif op == "torch_backward":
                 _backward(header, blobs, reply, out)
             elif op == "torch_release":
-                _OBJECTS.clear()
                 _GRAPHS.clear()
             else:
                 reply["error"] = ["ValueError", f"unknown operation {op!r}"]
