@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -82,6 +84,67 @@ def apply(course, assignment: str, report: SubmissionReport, p: Plan, *, write: 
 # Entry points
 
 
+def _read_submission(path: Path) -> dict:
+    """The submitted notebook as a version-4 dict (an older format converted, as grading
+    does). Raises ValueError or OSError when it cannot be read."""
+    text = path.read_text(encoding="utf-8")
+    submitted = json.loads(text)
+    if not isinstance(submitted, dict):
+        raise ValueError("not a notebook")
+    if submitted.get("nbformat", 4) < 4:
+        import nbformat
+
+        try:
+            submitted = json.loads(nbformat.writes(nbformat.reads(text, as_version=4)))
+        except Exception as exc:  # noqa: BLE001 (nbformat's many validation errors)
+            raise ValueError(f"an old notebook format that cannot be converted: {exc}") from None
+    return submitted
+
+
+_SOURCE_IDS: dict[tuple[str, int], set[str]] = {}
+
+
+def _source_ids(source: Path) -> set[str]:
+    """Every grade id of the source notebook (read once per process and version)."""
+    key = (str(source), source.stat().st_mtime_ns)
+    if key not in _SOURCE_IDS:
+        cells = json.loads(source.read_text(encoding="utf-8")).get("cells", [])
+        _SOURCE_IDS[key] = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                            for c in cells} - {None}
+    return _SOURCE_IDS[key]
+
+
+def as_graded(submitted: dict, known: set[str], p: Plan) -> dict:
+    """The submitted cells as grading runs them (``outcomes.RestoreGradingMetadata``): a
+    grade id the source does not have (an older release) is an ordinary cell, and a
+    solution cell whose metadata the learner changed is a solution cell again."""
+    for cell in submitted.get("cells", []):
+        meta = cell.get("metadata", {}).get("nbgrader") if isinstance(cell, dict) else None
+        if not isinstance(meta, dict) or not meta.get("grade_id"):
+            continue
+        if meta["grade_id"] not in known:
+            del cell["metadata"]["nbgrader"]
+        elif meta["grade_id"] in p.solutions:
+            meta["solution"] = True
+    return submitted
+
+
+def _workdir(submission: Path) -> tempfile.TemporaryDirectory:
+    """A scratch copy of what the grading kernel's directory held: the submission's data
+    files, without its notebooks (the autograded one carries the hidden tests), its code
+    files (``outcomes.CODE_SUFFIXES``: a submitted numpy.py) and its links."""
+    from autograder.outcomes import CODE_SUFFIXES
+
+    work = tempfile.TemporaryDirectory(prefix="au-verify-")
+    for path in sorted(submission.rglob("*")):
+        if path.is_symlink() or not path.is_file() or path.suffix in (".ipynb", *CODE_SUFFIXES):
+            continue
+        target = Path(work.name) / path.relative_to(submission)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    return work
+
+
 def check_submission(course, assignment: str, student: str,
                      p: Plan | None = None) -> SubmissionReport:
     """Decide the test cells of one submission (no gradebook access)."""
@@ -90,18 +153,15 @@ def check_submission(course, assignment: str, student: str,
     report = SubmissionReport(student, assignment)
     path = course.submitted(student, assignment) / f"{p.notebook}.ipynb"
     try:
-        submitted = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(submitted, dict):
-            raise ValueError("not a notebook")
+        submitted = _read_submission(path)
     except (OSError, ValueError) as exc:
         report.error = f"the submitted notebook cannot be read ({type(exc).__name__})"
         report.seconds = time.perf_counter() - t0
         return report
     report.suspicious = suspicious(submitted)
-    # The child works where the kernel worked: the autograded copy, whose code files
-    # (a submitted numpy.py) grading removed. Before any grading: the submission itself.
-    autograded = course.root / "autograded" / student / assignment
-    verdicts, child = decide(submitted, p, autograded if autograded.is_dir() else path.parent)
+    submitted = as_graded(submitted, _source_ids(course.notebook(assignment)), p)
+    with _workdir(path.parent) as cwd:
+        verdicts, child = decide(submitted, p, Path(cwd))
     report.isolation = child.isolation
     report.cells = [CellVerdict(gid, status, reason) for gid, (status, reason) in verdicts.items()]
     problem = (f"the setup cells fail in the verifier: {p.setup_error}" if p.setup_error
