@@ -116,6 +116,8 @@ def test_learner_exceptions_keep_builtin_types_only():
     assert type(torch_proxy._exception("NotImplementedError", "")) is NotImplementedError
     exit_ = torch_proxy._exception("SystemExit", "bye")  # never stops the verifier
     assert isinstance(exit_, Exception) and type(exit_).__name__ == "SystemExit"
+    odd = torch_proxy._exception("UnicodeDecodeError", "m")  # needs 5 arguments: a stand-in
+    assert isinstance(odd, Exception) and str(odd) == "m"
 
 
 # --------------------------------------------------------------------------------------

@@ -124,7 +124,7 @@ def decide(submitted: dict, p: Plan, cwd: Path) -> tuple[dict[str, tuple[str, st
                 except Unverifiable as exc:
                     verdicts[gid] = ("not covered", str(exc))
                     continue
-                except (TimeoutError, RuntimeError) as exc:  # the child died or hung
+                except Exception as exc:  # noqa: BLE001 (the child died, hung or raised)
                     verdicts[gid] = ("fail", _first_line(exc))
                     continue
             verdicts[gid] = run_test_cell(source, ns, p.learner_names)

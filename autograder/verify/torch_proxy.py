@@ -57,7 +57,10 @@ def install(child, classes: list[str], namespace: dict) -> Session:
         return session
     if session.kinds is None:
         reply, _ = session.request({"op": "torch_describe", "names": names}, [])
-        session.kinds = {str(k): str(v) for k, v in dict(reply["kinds"]).items()}
+        try:
+            session.kinds = {str(k): str(v) for k, v in dict(reply["kinds"]).items()}
+        except (KeyError, TypeError, ValueError):
+            raise RuntimeError("the process running your code sent a garbled answer") from None
     for name in names:
         kind = session.kinds.get(name)
         if kind == "function":
@@ -112,9 +115,12 @@ def _exception(kind, message) -> BaseException:
     """The learner's exception: a built-in type as itself, any other as a new Exception
     subclass of that name (never a BaseException that would stop the verifier)."""
     cls = getattr(builtins, str(kind), None)
-    if not (isinstance(cls, type) and issubclass(cls, Exception)):
-        cls = type(str(kind), (Exception,), {})
-    return cls(str(message))
+    if isinstance(cls, type) and issubclass(cls, Exception):
+        try:
+            return cls(str(message))
+        except TypeError:  # UnicodeDecodeError and friends take more arguments
+            pass
+    return type(str(kind), (Exception,), {})(str(message))
 
 
 # ---------------------------------------------------------------------------------------
