@@ -26,4 +26,5 @@ def test_quick_benchmarks_run_and_print_their_tables():
                   "Custom autograd Functions", "Grading throughput"):
         assert f"### {title}" in done.stdout
     assert "**failed**" not in done.stdout
+    assert "The re-check alone" in done.stdout and "passes every re-checked cell" in done.stdout
     assert done.stdout.count("| ---") >= 4  # a markdown table from each
