@@ -244,6 +244,8 @@ def test_proxies_behave_like_torch_classes(plan03, complete03, tmp_path):
         x = torch.linspace(-3, 3, 7, dtype=torch.float64, requires_grad=True)
         b = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
         assert torch.autograd.gradcheck(swish_fn.apply, (x, b))
+        with pytest.raises(Unverifiable):  # no graph of the gradients crosses the pipe
+            torch.autograd.grad(swish_fn.apply(x, b).sum(), x, create_graph=True)
         prelu = prelu_cls()
         assert isinstance(prelu, torch.nn.Module) and [n for n, _ in
                                                        prelu.named_parameters()] == ["weight"]

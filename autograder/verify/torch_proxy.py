@@ -241,6 +241,8 @@ def _saves(entries: list, inputs: list[torch.Tensor], result: dict, out: list[by
 
 def _remote_backward(ctx, upstream):
     """Backward of either proxy: one gradient per apply argument."""
+    if torch.is_grad_enabled():  # create_graph: the gradients would need a graph here
+        raise Unverifiable("a double backward (create_graph=True) cannot cross the pipe")
     record: _Record = getattr(ctx, _RECORD)
     session = record.session
     ctx.saved_tensors  # noqa: B018 (raises as in the kernel if a saved input was modified)
