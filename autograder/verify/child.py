@@ -85,12 +85,20 @@ def _cell_timeout(signum, frame):
 def _child_main(fd_in: int, fd_out: int) -> None:
     namespace: dict = {"__name__": "__main__", "get_ipython": _ShellStub}
     channel = _Channel(fd_in, fd_out, namespace)
+    serve_torch = None
     while True:
         try:
             header, blobs = _receive(fd_in)
         except (EOFError, OSError):
             return
         if header["op"] == "load":
+            if header.get("torch"):
+                # Imported before any learner code runs, and held here: replacing the module
+                # in sys.modules (or torch's hook API, which it binds at import) afterwards
+                # does not change what serves the torch stand-ins.
+                from autograder.verify import torch_child
+
+                serve_torch = torch_child.serve
             errors, setup_errors = [], []
             signal.signal(signal.SIGALRM, _cell_timeout)
             for n, source in enumerate(header["cells"]):
@@ -106,10 +114,10 @@ def _child_main(fd_in: int, fd_out: int) -> None:
             _send(fd_out, {"names": names, "errors": errors, "setup_errors": setup_errors}, [])
         elif header["op"] == "call":
             _send(fd_out, *_child_call(channel, header, blobs))
-        elif str(header["op"]).startswith("torch_"):  # the learner's torch classes
-            from autograder.verify import torch_child
-
-            _send(fd_out, *torch_child.serve(namespace, header, blobs))
+        elif str(header["op"]).startswith("torch_") and serve_torch is not None:
+            _send(fd_out, *serve_torch(namespace, header, blobs))  # the learner's classes
+        else:
+            _send(fd_out, {"op": "reply", "error": ["RuntimeError", "unknown request"]}, [])
 
 
 def _child_call(channel: _Channel, header: dict, blobs: list[bytes]) -> tuple[dict, list]:

@@ -85,6 +85,7 @@ def decide(submitted: dict, p: Plan, cwd: Path) -> tuple[dict[str, tuple[str, st
     """{test grade id: (status, reason)} for one submitted notebook, and its child."""
     cells, instructor = learner_cells(submitted, p)
     child = Child(cells, p.learner_names, cwd, instructor)
+    child.torch = bool(p.classes)
     verdicts: dict[str, tuple[str, str]] = {}
     setup_error = p.check_setup(cwd)
     if setup_error:  # the verifier's child cannot stand in for the kernel: decide nothing

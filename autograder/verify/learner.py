@@ -45,6 +45,9 @@ class Child:
         self.defined: list[str] = []
         self.load_errors: list[str] = []
         self.isolation = "none"
+        #: Serve the torch stand-ins (autograder.verify.torch_proxy): the child imports
+        #: their server before it runs any learner code.
+        self.torch = False
 
     def start(self) -> None:
         self.starts += 1
@@ -69,7 +72,7 @@ class Child:
         os.close(c_out)
         self.fd_out, self.fd_in = p_out, p_in
         _send(self.fd_out, {"op": "load", "cells": self.cells, "names": self.names,
-                            "instructor": self.instructor}, [])
+                            "instructor": self.instructor, "torch": self.torch}, [])
         try:
             header, _ = _receive(self.fd_in, time.monotonic() + LOAD_TIMEOUT_S)
         except (TimeoutError, EOFError, OSError, ValueError, KeyError, struct.error):

@@ -36,6 +36,8 @@ SUSPICIOUS = [
     (r"\bAssertionError\s*=|except\s+AssertionError", "redefines or swallows AssertionError"),
     (r"def\s+__eq__|def\s+__array_ufunc__|def\s+__array_function__|np\.ndarray\s*\)",
      "defines array-like comparison hooks (an ndarray subclass?)"),
+    (r"\bautograder\b|\bnbgrader\b", "names the grader (autograder, nbgrader)"),
+    (r"saved_tensors_hooks|_push_saved_tensors", "touches saved-tensor hooks (the memory checks)"),
 ]
 
 
@@ -116,6 +118,7 @@ def plan(source_notebook: Path) -> Plan:
 
     nb = nbformat.read(str(source_notebook), as_version=4)
     instructor, solutions, order, names, tests = [], [], [], [], {}
+    experiments: set[str] = set()
     solution_sources: list[tuple[str, str]] = []
     first_code = True
     for cell in nb.cells:
@@ -133,16 +136,50 @@ def plan(source_notebook: Path) -> Plan:
         elif first_code or _definitions_only(cell.source):
             instructor.append((gid, cell.source))
             order.append(("instructor", cell.source))
+        else:  # an experiment or demonstration: the child never runs it
+            experiments |= _assigned(cell.source)
         first_code = False
     names = list(dict.fromkeys(names))
-    # a helper cell that calls the learner's code at top level is a demonstration, not setup
-    keep = [k for k, (_, src) in enumerate(instructor) if k == 0 or not _uses(src, names)]
+    # A helper cell is setup only if it can run without the learner's code and without the
+    # cells the child skips: one that calls the learner's code at top level is a
+    # demonstration, and one that reads an experiment's result (03's
+    # `fig = plots.plot_learning_curves(runs)`) would fail. Dropping a cell makes its names
+    # unavailable in turn, hence the loop.
+    keep = list(range(len(instructor)))
+    while True:
+        available = set().union(*(_assigned(instructor[k][1]) for k in keep))
+        missing = sorted((experiments | set().union(*(
+            _assigned(instructor[k][1]) for k in range(len(instructor)) if k not in keep)))
+            - available)
+        kept = [k for k in keep if k == 0 or not _uses(instructor[k][1], names + missing)]
+        if kept == keep:
+            break
+        keep = kept
     dropped = {instructor[k][1] for k in range(len(instructor)) if k not in keep}
     instructor = [instructor[k] for k in keep]
     order = [(kind, v) for kind, v in order if not (kind == "instructor" and v in dropped)]
     classes = [n for _, src in solution_sources for n in defined_names(src, classes=True)]
     return Plan(source_notebook.stem, instructor, solutions, order, names, tests,
                 classes=classes)
+
+
+def _assigned(source: str) -> set[str]:
+    """Every name a cell binds at top level (assignments, loops, imports, def, class)."""
+    try:
+        tree = ast.parse(_python(source))
+    except SyntaxError:
+        return set()
+    bound = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+            continue
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                bound.add(n.id)
+            elif isinstance(n, ast.alias):
+                bound.add((n.asname or n.name).split(".")[0])
+    return bound
 
 
 def _uses(source: str, names: list[str]) -> bool:

@@ -34,6 +34,10 @@ from torch import nn
 
 from autograder.verify.wire import _decode, _encode
 
+# Bound at import, before the learner's cells run (the child imports this module first): a
+# cell that replaces torch.autograd.graph.saved_tensors_hooks cannot change what is measured.
+_saved_tensors_hooks = torch.autograd.graph.saved_tensors_hooks
+
 #: Instances (by id) of the submission, graphs (by handle) of the test cell.
 _OBJECTS: dict[int, object] = {}
 _GRAPHS: dict[int, tuple[torch.Tensor, list[torch.Tensor], list[int]]] = {}
@@ -169,7 +173,7 @@ def _forward(namespace, header, blobs, reply, out) -> None:
         saved.append(t)
         return t
 
-    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    with torch.enable_grad(), _saved_tensors_hooks(pack, lambda t: t):
         y = fn(*args, **kwargs)
     reply["mutated"] = [[k, _send_tensor(t, out)] for k, (t, b) in enumerate(
         zip(inputs, before, strict=True)) if _bytes(t) != b]
