@@ -102,6 +102,7 @@ def _child_main(fd_in: int, fd_out: int) -> None:
             errors, setup_errors = [], []
             signal.signal(signal.SIGALRM, _cell_timeout)
             for n, source in enumerate(header["cells"]):
+                _send(fd_out, {"op": "progress", "cell": n}, [])  # where a death happened
                 signal.alarm(int(CELL_TIMEOUT_S))  # like nbgrader's per-cell timeout
                 try:
                     exec(compile(_python(source), "<cell>", "exec"), namespace)

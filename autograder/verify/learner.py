@@ -48,6 +48,8 @@ class Child:
         #: Serve the torch stand-ins (autograder.verify.torch_proxy): the child imports
         #: their server before it runs any learner code.
         self.torch = False
+        #: Why the learner's cells were cut short at load (a death in one of them).
+        self.truncated: list[str] = []
 
     def start(self) -> None:
         self.starts += 1
@@ -73,22 +75,42 @@ class Child:
         self.fd_out, self.fd_in = p_out, p_in
         _send(self.fd_out, {"op": "load", "cells": self.cells, "names": self.names,
                             "instructor": self.instructor, "torch": self.torch}, [])
+        deadline, running = time.monotonic() + LOAD_TIMEOUT_S, None
         try:
-            header, _ = _receive(self.fd_in, time.monotonic() + LOAD_TIMEOUT_S)
+            while True:
+                header, _ = _receive(self.fd_in, deadline)
+                if header.get("op") != "progress":
+                    break
+                running = header.get("cell")
         except (TimeoutError, EOFError, OSError, ValueError, KeyError, struct.error):
             self.stop()
+            if self._stop_before(running):
+                self.start()
+                return
             self.defined, self.load_errors = [], ["the solution cells did not finish loading"]
             self.loaded = False
             return
         try:
             self.defined = [n for n in header["names"] if n in self.names]
-            self.load_errors = list(header["errors"])
+            self.load_errors = list(header["errors"]) + self.truncated
             self.setup_errors = list(header["setup_errors"])
         except (KeyError, TypeError):
             self.stop()
             self.defined, self.load_errors = [], ["the child's answer was garbled"]
             return
         self.loaded = True
+
+    def _stop_before(self, cell) -> bool:
+        """After the child died (or hung) in learner cell ``cell`` while loading: keep only
+        the cells before it, as the kernel had them when it died there. False when there is
+        nothing to keep (the instructor's setup cells themselves)."""
+        if not (isinstance(cell, int) and 0 < cell < len(self.cells)
+                and cell not in self.instructor):
+            return False
+        self.truncated = [f"the process stopped in the code cell {cell - len(self.instructor) + 1}"
+                          f" of yours it ran; the cells from there on were not run"]
+        self.cells = self.cells[:cell]
+        return True
 
     def _sandboxed(self, argv: list[str]) -> tuple[list[str], object]:
         """``argv`` inside part A's bubblewrap sandbox (``autograder.sandbox``) when isolation

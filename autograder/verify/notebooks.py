@@ -91,6 +91,8 @@ class Plan:
     learner_names: list[str]
     tests: dict[str, tuple[str, float]]    # grade id -> (source with hidden tests, points)
     classes: list[str] = field(default_factory=list)  # learner names defined by `class`
+    #: Sources (stripped) of the notebook's other code cells: setup, helpers, experiments.
+    demos: set[str] = field(default_factory=set)
     setup_error: str | None = None         # why the setup cells fail in a child, if they do
     setup_checked: bool = False
 
@@ -119,6 +121,7 @@ def plan(source_notebook: Path) -> Plan:
     nb = nbformat.read(str(source_notebook), as_version=4)
     instructor, solutions, order, names, tests = [], [], [], [], {}
     experiments: set[str] = set()
+    demos: set[str] = set()
     solution_sources: list[tuple[str, str]] = []
     first_code = True
     for cell in nb.cells:
@@ -134,10 +137,12 @@ def plan(source_notebook: Path) -> Plan:
         elif meta.get("grade"):
             tests[gid] = (cell.source, float(meta.get("points", 0) or 0))
         elif first_code or _definitions_only(cell.source):
+            demos.add(cell.source.strip())
             instructor.append((gid, cell.source))
             order.append(("instructor", cell.source))
-        else:  # an experiment or demonstration: the child never runs it
-            experiments |= _assigned(cell.source)
+        else:  # an experiment or demonstration: the child runs it only if the learner's
+            experiments |= _assigned(cell.source)  # code reads a name it binds
+            demos.add(cell.source.strip())
         first_code = False
     names = list(dict.fromkeys(names))
     # A helper cell is setup only if it can run without the learner's code and without the
@@ -160,7 +165,7 @@ def plan(source_notebook: Path) -> Plan:
     order = [(kind, v) for kind, v in order if not (kind == "instructor" and v in dropped)]
     classes = [n for _, src in solution_sources for n in defined_names(src, classes=True)]
     return Plan(source_notebook.stem, instructor, solutions, order, names, tests,
-                classes=classes)
+                classes=classes, demos=demos)
 
 
 def _assigned(source: str) -> set[str]:
@@ -202,9 +207,13 @@ def learner_cells(submitted: dict, p: Plan) -> tuple[list[str], list[int]]:
     First the setup and helper cells from source/ (so that no learner code can make them
     fail), then the learner's code in the submitted notebook's order: every cell carrying
     a solution grade id of source/ (a split cell keeps both halves) and every code cell
-    the learner added (no nbgrader metadata: helpers live there too)."""
+    without a grade id (helpers the learner added live there). The notebook's own
+    experiments and demonstrations, unchanged, are skipped unless the learner's code reads
+    a name one of them binds: they take seconds (01's width sweep) and prove nothing, and a
+    learner function that kills the process would kill the child there."""
     cells = [value for kind, value in p.order if kind == "instructor"]
     instructor = list(range(len(cells)))
+    chosen: list[tuple[str, bool]] = []  # (source, an unchanged cell of the notebook's own)
     for cell in submitted.get("cells", []):
         if cell.get("cell_type") != "code":
             continue
@@ -212,8 +221,20 @@ def learner_cells(submitted: dict, p: Plan) -> tuple[list[str], list[int]]:
         added = not meta.get("grade_id")
         if (meta.get("solution") and meta.get("grade_id") in p.solutions) or added:
             src = cell.get("source", "")
-            cells.append("".join(src) if isinstance(src, list) else src)
+            src = "".join(src) if isinstance(src, list) else src
+            chosen.append((src, added and src.strip() in p.demos))
+    reads = set().union(*(_reads(src) for src, demo in chosen if not demo))
+    cells += [src for src, demo in chosen if not demo or _assigned(src) & reads]
     return cells, instructor
+
+
+def _reads(source: str) -> set[str]:
+    """Every name a cell reads anywhere (function bodies included)."""
+    try:
+        tree = ast.parse(_python(source))
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 def suspicious(submitted: dict) -> list[str]:
