@@ -6,8 +6,8 @@
 a database of its own, dropped afterwards. Scores are read through nbgrader's
 ``Gradebook`` on that URL. Proved here: serial and parallel grading give the same scores,
 grading again changes nothing and adds no row, a grading run killed half-way and started
-again completes with nothing lost or doubled, and the verifier's corrections land in
-PostgreSQL too.
+again completes with nothing lost or doubled, and the re-check's corrections (by `grade`
+itself, and by `verify`) land in PostgreSQL too.
 """
 
 from __future__ import annotations
@@ -137,19 +137,27 @@ def test_an_interrupted_run_resumes_with_nothing_lost_or_doubled(course):
     assert resumed["scores"]["complete"][0] == 3 and resumed["scores"]["blank"][0] == 0
 
 
-def test_verify_corrects_scores_in_postgresql(course):
+def test_grade_alone_corrects_scores_in_postgresql(course):
+    """`grade` re-checks: the cheat's points are revoked in PostgreSQL by the grading run
+    itself, again after a re-grade; `--no-verify` leaves nbgrader's; `verify` revokes."""
     complete = submissions.build(course, A, "complete")
     for cell in complete.cells:
         if submissions.grade_id(cell) == "sigmoid_solution":
             cell.source = ("np.allclose = lambda *a, **k: True\n\n\n"
                            "def sigmoid(z):\n    return np.zeros(np.shape(z))\n")
     submissions.submit(course, "cheater", A, complete)
-    grade(course, 2)
-    with course.gradebook() as gb:
-        assert gb.find_submission(A, "cheater").score == 3
+
+    def score(student):
+        with course.gradebook() as gb:
+            return gb.find_submission(A, student).score
+
+    for workers in (2, 1):  # graded, then graded again: revoked both times
+        assert grade(course, workers) == 0
+        assert score("cheater") == 1 and score("complete") == 3
+    assert main(["--root", str(course.root), "grade", A, "--no-verify",
+                 "--student", "cheater"]) == 0
+    assert score("cheater") == 3  # what nbgrader gives
     reports = {r.student: r for r in verify.verify(course, A)}
     assert [c.grade_id for c in reports["cheater"].revoked] == ["sigmoid_values"]
     assert not reports["complete"].revoked
-    with course.gradebook() as gb:
-        assert gb.find_submission(A, "cheater").score == 1
-        assert gb.find_submission(A, "complete").score == 3
+    assert score("cheater") == 1 and score("complete") == 3
