@@ -198,13 +198,13 @@ def _verify_summary(course: Course, name: str, outcomes, skipped: bool) -> str:
     if skipped:
         return (f"Independent re-check skipped (--no-verify): the scores are nbgrader's, "
                 f"unchecked; `python -m autograder verify {name}` re-checks them.")
-    reports = [o.verify for o in outcomes if o.verify is not None]
-    if not reports:
+    if not any(o.success for o in outcomes):
         return "Independent re-check: no submission was graded, so none was re-checked."
+    done = [o.verify for o in outcomes if o.verify is not None and not o.verify.error]
     flagged = [o.student for o in outcomes if o.flagged]
     failed = [o.student for o in outcomes if o.success and (o.verify is None or o.verify.error)]
-    line = (f"Independent re-check: {len(reports)} submission(s) re-checked "
-            f"(isolation: {reports[0].isolation or 'none'}); "
+    isolation = f" (isolation: {done[0].isolation or 'none'})" if done else ""
+    line = (f"Independent re-check: {len(done)} submission(s) re-checked{isolation}; "
             f"{len(flagged)} flagged for review" + (f": {', '.join(flagged)}" if flagged else ""))
     if failed:
         line += (f"; not re-checked (nbgrader's scores stand, see the notes): "

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import submissions
+from autograder import outcomes, submissions
 from autograder.cli import main
 from autograder.course import REPO, Course, example_assignments, make_scratch, sqlite_url
 from autograder.demo import MAIN_ASSIGNMENT
@@ -119,6 +119,31 @@ def test_feedback_hides_hidden_tests_and_mark_schemes(course, graded, capsys):
             assert secret not in html, (student, secret)
     mistakes = course.feedback_html("mistakes", A).read_text()
     assert "relu_grad is wrong at the kink" in mistakes  # the check's message stays
+
+
+def test_the_recheck_failing_costs_no_points(course, graded, monkeypatch, capsys):
+    """The re-check's own failures (its child cannot start, the verifier breaks) are a
+    note and a line in the summary; nbgrader's scores stand, the exit status is 0. One
+    student: graded in this process, where the failures can be staged."""
+    from autograder import verify
+    from autograder.verify import batch
+
+    _, scores = graded
+    monkeypatch.setattr(verify.Child, "_sandboxed",
+                        lambda self, argv: (["/nonexistent/bwrap", *argv], None))
+    for staged in ("child", "verifier"):
+        assert main(["--root", str(course.root), "grade", A, "--student", "complete"]) == 0
+        out = capsys.readouterr().out
+        assert "not re-checked (nbgrader's scores stand, see the notes): complete" in out
+        assert autograded_scores(course)["complete"] == scores["complete"]
+        notes = [n for n in outcomes.read_notes(course, A, "complete") if n["kind"] == "verify"]
+        assert len(notes) == 1 and "not re-checked independently" in notes[0]["message"]
+        assert ("could not start" if staged == "child" else "the verifier failed") in \
+            notes[0]["message"]
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("a bug in the verifier")
+        monkeypatch.setattr(batch, "verify_submission", broken)
 
 
 def test_stock_nbgrader_commands_use_the_course_config(course, graded):
