@@ -48,12 +48,14 @@ c.Exchange.root = os.environ.get("ACTIVATION_UNITS_EXCHANGE", os.path.join(ROOT,
 # says; a cell that runs longer than the timeout is interrupted and scores 0, and the rest
 # of the notebook still runs. The solutions run in well under a minute in all.
 c.Execute.kernel_name = "python3"
-c.Execute.timeout = int(os.environ.get("ACTIVATION_UNITS_CELL_TIMEOUT", "120"))
+from autograder import sandbox  # noqa: E402
+from autograder.course import cell_timeout  # noqa: E402
+
+c.Execute.timeout = cell_timeout()  # ACTIVATION_UNITS_CELL_TIMEOUT, default 120 s
 c.Execute.interrupt_on_timeout = True
 # Isolation: autograding runs submissions in a sandboxed kernel (autograder/sandbox.py),
 # unless ACTIVATION_UNITS_ISOLATION=off. This sets c.GuardedExecute.kernel_name (the
 # autograde executor below); `nbgrader validate` keeps the plain python3 kernel.
-from autograder import sandbox  # noqa: E402
 
 sandbox.configure(c)
 # (The kernel log level keeps its start-up chatter off the grader's terminal.)

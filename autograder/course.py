@@ -48,6 +48,13 @@ def sqlite_url(path: str | os.PathLike) -> str:
     return "sqlite:///" + str(Path(path).resolve())
 
 
+
+def cell_timeout() -> int:
+    """Seconds one notebook cell may run when grading (``ACTIVATION_UNITS_CELL_TIMEOUT``,
+    default 120): nbgrader's ``Execute.timeout``, and the re-check's budget per cell."""
+    return int(os.environ.get("ACTIVATION_UNITS_CELL_TIMEOUT", "120"))
+
+
 class Course:
     """One course directory and the nbgrader configuration it grades with.
 

@@ -341,8 +341,8 @@ def test_outcomes_hold_without_isolation(tmp_path, env, monkeypatch):
     course.generate(A)
     for case in cases:
         submit_case(course, case)
-    # About the kernel, not the re-check (whose child would wait out its call timeout on
-    # the two loops: ~20 s); the SQLite corpus above runs these cases re-checked.
+    # About the kernel, not the re-check (whose child would wait out the cell timeout again
+    # on the two loops); the SQLite corpus above runs these cases re-checked.
     assert main(["--root", str(course.root), "grade", A, "--workers", "2", "--no-verify"]) == 0
     with course.gradebook() as gb:
         for case in cases:

@@ -53,17 +53,17 @@ from autograder.verify.batch import (
 )
 from autograder.verify.child import CELL_TIMEOUT_S, _child_main
 from autograder.verify.decide import (
-                                     SUBMISSION_TIMEOUT_S,
+                                     CELL_BUDGET,
                                      CellVerdict,
                                      SubmissionReport,
                                      decide,
                                      run_test_cell,
 )
-from autograder.verify.learner import CALL_TIMEOUT_S, LOAD_TIMEOUT_S, Child, Proxy
+from autograder.verify.learner import CALL_TIMEOUT_S, LOAD_GRACE_S, Child, Proxy
 from autograder.verify.notebooks import SUSPICIOUS, Plan, defined_names, plan, suspicious
 from autograder.verify.wire import Unverifiable, _decode, _encode
 
-__all__ = ["CALL_TIMEOUT_S", "CELL_TIMEOUT_S", "LOAD_TIMEOUT_S", "SUBMISSION_TIMEOUT_S",
+__all__ = ["CALL_TIMEOUT_S", "CELL_TIMEOUT_S", "LOAD_GRACE_S", "CELL_BUDGET",
            "SUSPICIOUS", "CellVerdict", "Child", "Plan", "Proxy", "SubmissionReport",
            "Unverifiable", "apply", "check_submission", "decide", "defined_names", "plan",
            "render", "run_test_cell", "suspicious", "verify", "verify_submission",

@@ -24,10 +24,18 @@ from autograder.verify.wire import (
     _send,
 )
 
-#: Seconds one call of a learner function may take in the child.
-CALL_TIMEOUT_S = 20.0
-#: Seconds the child may take to run the setup and solution cells.
-LOAD_TIMEOUT_S = 240.0
+#: Seconds one call of a learner function may take in the child; None: the course's cell
+#: timeout (autograder.course.cell_timeout), the time the call had in the kernel at most.
+CALL_TIMEOUT_S: float | None = None
+#: Seconds the child may take beyond the cell timeout for one cell at load (the child
+#: interrupts a cell at the cell timeout itself; this catches one that ignores that).
+LOAD_GRACE_S = 10.0
+
+
+def call_timeout() -> float:
+    from autograder.course import cell_timeout
+
+    return float(cell_timeout() if CALL_TIMEOUT_S is None else CALL_TIMEOUT_S)
 
 
 class Child:
@@ -50,6 +58,8 @@ class Child:
         self.torch = False
         #: Why the learner's cells were cut short at load (a death in one of them).
         self.truncated: list[str] = []
+        #: When the test cell being decided runs out of time (set by ``decide``), or None.
+        self.deadline: float | None = None
 
     def start(self) -> None:
         self.starts += 1
@@ -73,12 +83,16 @@ class Child:
         os.close(c_in)
         os.close(c_out)
         self.fd_out, self.fd_in = p_out, p_in
+        from autograder.course import cell_timeout
+
+        per_cell = cell_timeout()
         _send(self.fd_out, {"op": "load", "cells": self.cells, "names": self.names,
-                            "instructor": self.instructor, "torch": self.torch}, [])
-        deadline, running = time.monotonic() + LOAD_TIMEOUT_S, None
+                            "instructor": self.instructor, "torch": self.torch,
+                            "cell_timeout": per_cell}, [])
+        running = None
         try:
-            while True:
-                header, _ = _receive(self.fd_in, deadline)
+            while True:  # each cell has the cell timeout, as in the kernel
+                header, _ = _receive(self.fd_in, time.monotonic() + per_cell + LOAD_GRACE_S)
                 if header.get("op") != "progress":
                     break
                 running = header.get("cell")
@@ -158,6 +172,13 @@ class Child:
         self.proc.wait()
         self.proc = None
 
+    def _wait(self) -> tuple[float, str]:
+        """Seconds the next reply may take, and how to say it ran out."""
+        limit = call_timeout()
+        if self.deadline is not None and self.deadline - time.monotonic() < limit:
+            return max(0.1, self.deadline - time.monotonic()), "before the test cell's time ran out"
+        return limit, f"within {limit:g} s"
+
     def call(self, name: str, args: tuple, kwargs: dict):
         blobs: list[bytes] = []
         refs: list = []
@@ -166,10 +187,11 @@ class Child:
                   "kwargs": _encode(kwargs, blobs, strict=True, refs=refs)}
         if not self.alive():
             raise RuntimeError(f"{name}: the process running your code has stopped")
+        wait, said = self._wait()
         try:
             _send(self.fd_out, header, blobs)
             while True:
-                reply, out = _receive(self.fd_in, time.monotonic() + CALL_TIMEOUT_S)
+                reply, out = _receive(self.fd_in, time.monotonic() + wait)
                 if reply.get("op") != "callback":
                     break
                 for ref, tree in reply.get("generators", []):
@@ -177,7 +199,7 @@ class Child:
                 _send(self.fd_out, *self._callback(refs, reply, out))
         except TimeoutError:
             self.stop()
-            raise TimeoutError(f"{name} did not return within {CALL_TIMEOUT_S:g} s") from None
+            raise TimeoutError(f"{name} did not return {said}") from None
         except (EOFError, OSError):
             self.stop()
             raise RuntimeError(f"{name}: the process running your code died") from None
@@ -236,12 +258,13 @@ class Child:
         what = str(header.get("op", "request")).removeprefix("torch_")
         if not self.alive():
             raise RuntimeError(f"{what}: the process running your code has stopped")
+        wait, said = self._wait()
         try:
             _send(self.fd_out, header, blobs)
-            return _receive(self.fd_in, time.monotonic() + CALL_TIMEOUT_S)
+            return _receive(self.fd_in, time.monotonic() + wait)
         except TimeoutError:
             self.stop()
-            raise TimeoutError(f"{what} did not return within {CALL_TIMEOUT_S:g} s") from None
+            raise TimeoutError(f"{what} did not return {said}") from None
         except (EOFError, OSError, ValueError, KeyError, struct.error):
             self.stop()
             raise RuntimeError(f"{what}: the process running your code died") from None
