@@ -32,8 +32,14 @@ setup() {
     stamp=".venv/.installed-$(cat pyproject.toml setup.py | cksum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ]; then
         echo "course.sh: installing the pinned environment into .venv (first run only) ..." >&2
-        .venv/bin/python -m pip install --quiet --upgrade pip
-        .venv/bin/python -m pip install --quiet -e ".[test]"
+        # pip's and the build backend's chatter goes to a log, shown only if the install fails.
+        if ! { .venv/bin/python -m pip install --quiet --upgrade pip &&
+               .venv/bin/python -m pip install --quiet -e ".[test]"; } > .venv/install.log 2>&1
+        then
+            cat .venv/install.log >&2
+            echo "course.sh: the install failed (log above, also in .venv/install.log)." >&2
+            exit 1
+        fi
         rm -f .venv/.installed-*
         touch "$stamp"
     fi
