@@ -90,3 +90,42 @@ def test_04_is_verified_and_a_disarmed_statistics_check_loses(tmp_path):
     assert all(g.startswith(("xavier_normal", "he_normal", "layer_gradient_norms"))
                for g in failed), failed
     assert "draws" in verdicts["he_normal_stats"][1]
+
+
+FLAKY = """
+import numpy as np
+
+calls = 0
+
+
+def flaky(fan_in, fan_out, rng):
+    global calls
+    calls += 1
+    if calls == 5:
+        raise ValueError("the fifth call")
+    return rng.normal(size=(fan_out, fan_in))
+"""
+
+
+def test_repeated_calls_cross_in_one_go_and_fail_where_the_kernel_would(tmp_path):
+    """``call_repeated`` through a proxy: one round trip, the same draws and the same
+    failure at the same call as the learner's function called in this process."""
+    from course_utils.checks import _core
+
+    here: dict = {}
+    exec(FLAKY, here)
+    child = verify.Child([FLAKY], ["flaky"], tmp_path)
+    child.start()
+    try:
+        proxy = verify.Proxy(child, "flaky")
+        for fn in (here["flaky"], proxy):
+            rng = np.random.default_rng(5)
+            first = _core.call_repeated(fn, "flaky", 4, 2, 3, rng)
+            np.testing.assert_array_equal(np.stack(first), np.random.default_rng(5).normal(
+                size=(4, 3, 2)))
+            with pytest.raises(_core.CheckFailure, match="raised ValueError: the fifth call"):
+                _core.call_repeated(fn, "flaky", 3, 2, 3, rng)
+            assert rng.normal() == np.random.default_rng(5).normal(size=25)[-1]
+        assert child.alive()
+    finally:
+        child.stop()

@@ -114,7 +114,7 @@ def _child_main(fd_in: int, fd_out: int) -> None:
                     signal.alarm(0)
             names = [n for n in header["names"] if n in namespace]
             _send(fd_out, {"names": names, "errors": errors, "setup_errors": setup_errors}, [])
-        elif header["op"] == "call":
+        elif header["op"] in ("call", "repeat"):
             _send(fd_out, *_child_call(channel, header, blobs))
         elif str(header["op"]).startswith("torch_") and serve_torch is not None:
             _send(fd_out, *serve_torch(namespace, header, blobs))  # the learner's classes
@@ -133,11 +133,37 @@ def _child_call(channel: _Channel, header: dict, blobs: list[bytes]) -> tuple[di
 
 def _serve_call(channel: _Channel, namespace: dict, header: dict,
                 blobs: list[bytes]) -> tuple[dict, list]:
+    """One call (op "call"), or ``header["times"]`` calls with the same arguments (op
+    "repeat": a generator among them moves on from call to call), stopping after the first
+    that raises or warns, as the check that asked for them would. A repeat's reply holds one
+    reply per call made, under "calls"."""
     args = _decode(header["args"], blobs, channel)
     kwargs = _decode(header["kwargs"], blobs, channel)
+    out: list[bytes] = []
+    try:
+        if header["op"] == "call":
+            reply = _run(namespace, header, args, kwargs, out)
+        else:
+            reply = {"op": "reply", "calls": []}
+            for _ in range(int(header["times"])):
+                one = _run(namespace, header, args, kwargs, out)
+                reply["calls"].append(one)
+                if one["error"] is not None or one["warnings"] or one["mutated"]:
+                    break
+        reply["generators"] = channel.states(out)
+    except BaseException as exc:  # noqa: BLE001 (a result that cannot be sent)
+        reply = {"op": "reply",
+                 "error": [type(exc).__name__, f"its result could not be sent: {exc}"[:500]],
+                 "warnings": [], "mutated": [], "returns_arg": None}
+        out = []
+    return reply, out
+
+
+def _run(namespace: dict, header: dict, args, kwargs, out: list[bytes]) -> dict:
+    """Call the learner's function once; its reply (result, error, warnings, inputs it
+    modified, an input it returned), the arrays appended to ``out``."""
     before = [(p, a.copy()) for p, a in _leaves([args, kwargs])]
     reply: dict = {"op": "reply", "error": None, "warnings": [], "mutated": [], "returns_arg": None}
-    out: list[bytes] = []
     result = None
     with warnings.catch_warnings(record=True) as caught, np.errstate(**header["errstate"]):
         warnings.simplefilter("always")
@@ -146,25 +172,18 @@ def _serve_call(channel: _Channel, namespace: dict, header: dict,
         except BaseException as exc:  # noqa: BLE001 (reported to the verifier)
             reply["error"] = [type(exc).__name__, str(exc)[:500]]
     reply["warnings"] = [[w.category.__name__, str(w.message)[:300]] for w in caught[:5]]
-    try:
-        reply["generators"] = channel.states(out)
-        if reply["error"] is None:
-            reply["result"] = _encode(result, out, strict=False)
-            if isinstance(result, np.ndarray):
-                for path, original in _leaves([args, kwargs]):
-                    if np.shares_memory(result, original):
-                        reply["returns_arg"] = list(path)
-                        break
-        for path, copy in before:
-            now = _at([args, kwargs], path)
-            if now.shape != copy.shape or now.tobytes() != copy.tobytes():
-                reply["mutated"].append([list(path), _encode(now, out, strict=False)])
-    except BaseException as exc:  # noqa: BLE001 (a result that cannot be sent)
-        reply = {"op": "reply",
-                 "error": [type(exc).__name__, f"its result could not be sent: {exc}"[:500]],
-                 "warnings": [], "mutated": [], "returns_arg": None}
-        out = []
-    return reply, out
+    if reply["error"] is None:
+        reply["result"] = _encode(result, out, strict=False)
+        if isinstance(result, np.ndarray):
+            for path, original in _leaves([args, kwargs]):
+                if np.shares_memory(result, original):
+                    reply["returns_arg"] = list(path)
+                    break
+    for path, copy in before:
+        now = _at([args, kwargs], path)
+        if now.shape != copy.shape or now.tobytes() != copy.tobytes():
+            reply["mutated"].append([list(path), _encode(now, out, strict=False)])
+    return reply
 
 
 def _python(source: str) -> str:

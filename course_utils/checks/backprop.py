@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from course_utils.checks._core import call, compare, describe_inputs, fail, fmt
+from course_utils.checks._core import call, call_repeated, compare, describe_inputs, fail, fmt
 from course_utils.units import ACTIVATIONS, relu, tanh_grad
 
 __all__ = [
@@ -421,12 +421,18 @@ def _init_name(name):
     return _INIT_VARIANCE[name]
 
 
-def _draw(fn, name, fan_in, fan_out, rng):
+def _draw(fn, name, fan_in, fan_out, rng, times=None):
+    """One matrix W = fn(fan_in, fan_out, rng), checked; with ``times``, a list of that many
+    (drawn one after the other from ``rng``)."""
     __tracebackhide__ = True
-    where = describe_inputs({"fan_in": fan_in, "fan_out": fan_out})
-    W = call(fn, name, fan_in, fan_out, rng, inputs={"fan_in": fan_in, "fan_out": fan_out})
-    return _check_matrix(name, W, (fan_out, fan_in), "the result", where,
-                         hint="W maps fan_in inputs to fan_out outputs: shape (fan_out, fan_in).")
+    inputs = {"fan_in": fan_in, "fan_out": fan_out}
+    where = describe_inputs(inputs)
+    draws = (call_repeated(fn, name, times, fan_in, fan_out, rng, inputs=inputs) if times
+             else [call(fn, name, fan_in, fan_out, rng, inputs=inputs)])
+    checked = [_check_matrix(name, W, (fan_out, fan_in), "the result", where,
+                             hint="W maps fan_in inputs to fan_out outputs: "
+                                  "shape (fan_out, fan_in).") for W in draws]
+    return checked if times else checked[0]
 
 
 _OTHER_VARIANCES = {
@@ -520,8 +526,8 @@ def hidden_init(fn: Callable, name: str, seed: int = 0) -> None:
         _statistics(name, W, variance_of(fan_in, fan_out), formula,
                     describe_inputs({"fan_in": fan_in, "fan_out": fan_out}), (fan_in, fan_out))
     for fan_in, fan_out in [(1, 2), (2, 3), (5, 1)]:
-        pooled = np.concatenate([_draw(fn, name, fan_in, fan_out, rng).ravel()
-                                 for _ in range(3000)])
+        pooled = np.concatenate([W.ravel() for W in _draw(fn, name, fan_in, fan_out, rng,
+                                                          times=3000)])
         _statistics(name, pooled, variance_of(fan_in, fan_out), formula,
                     describe_inputs({"fan_in": fan_in, "fan_out": fan_out}) + " (3000 draws)")
 
