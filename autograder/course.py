@@ -102,6 +102,10 @@ class Course:
     def submitted(self, student: str, assignment: str) -> Path:
         return self.root / "submitted" / student / assignment
 
+    def autograded(self, student: str, assignment: str) -> Path:
+        """The submission as nbgrader graded it (cells and metadata restored, kernel set)."""
+        return self.root / "autograded" / student / assignment
+
     def feedback_html(self, student: str, assignment: str) -> Path:
         return self.root / "feedback" / student / assignment / f"{assignment}.html"
 

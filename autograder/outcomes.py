@@ -299,7 +299,7 @@ def record_zero(course, assignment: str, student: str, reason: str) -> None:
 
 
 def notes_path(course, assignment: str, student: str) -> Path:
-    return course.root / "autograded" / student / assignment / NOTES_FILE
+    return course.autograded(student, assignment) / NOTES_FILE
 
 
 def write_notes(course, assignment: str, student: str, notes: list[dict]) -> None:

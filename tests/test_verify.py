@@ -140,12 +140,7 @@ def units_plan():
 
 @pytest.fixture(scope="module")
 def units_complete():
-    course = Course(REPO)
-    release = nbformat.read(str(course.notebook(UNITS, released=True)), as_version=4)
-    source = {submissions.grade_id(c): c for c in
-              nbformat.read(str(course.notebook(UNITS)), as_version=4).cells
-              if submissions.is_solution(c)}
-    return variant(release, {g: submissions.filled_in(c.source) for g, c in source.items()})
+    return release_with_solutions(UNITS)
 
 
 @pytest.mark.slow
@@ -176,12 +171,8 @@ def test_the_child_reproduces_mutation_warnings_and_returned_inputs(units_plan, 
 
 
 def release_with_solutions(assignment: str):
-    course = Course(REPO)
-    release = nbformat.read(str(course.notebook(assignment, released=True)), as_version=4)
-    source = {submissions.grade_id(c): c for c in
-              nbformat.read(str(course.notebook(assignment)), as_version=4).cells
-              if submissions.is_solution(c)}
-    return variant(release, {g: submissions.filled_in(c.source) for g, c in source.items()})
+    """The committed release with every solution filled in (the demo's "complete")."""
+    return submissions.build(Course(REPO), assignment, "complete")
 
 
 @pytest.mark.slow

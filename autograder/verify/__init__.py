@@ -51,7 +51,7 @@ from autograder.verify.batch import (
                                      verify_submission,
                                      write_json,
 )
-from autograder.verify.child import CELL_TIMEOUT_S, _child_main
+from autograder.verify.child import _child_main
 from autograder.verify.decide import (
                                      CELL_BUDGET,
                                      CellVerdict,
@@ -63,7 +63,7 @@ from autograder.verify.learner import CALL_TIMEOUT_S, LOAD_GRACE_S, Child, Proxy
 from autograder.verify.notebooks import SUSPICIOUS, Plan, defined_names, plan, suspicious
 from autograder.verify.wire import Unverifiable, _decode, _encode
 
-__all__ = ["CALL_TIMEOUT_S", "CELL_TIMEOUT_S", "LOAD_GRACE_S", "CELL_BUDGET",
+__all__ = ["CALL_TIMEOUT_S", "LOAD_GRACE_S", "CELL_BUDGET",
            "SUSPICIOUS", "CellVerdict", "Child", "Plan", "Proxy", "SubmissionReport",
            "Unverifiable", "apply", "check_submission", "decide", "defined_names", "plan",
            "render", "run_test_cell", "suspicious", "verify", "verify_submission",

@@ -84,51 +84,6 @@ def apply(course, assignment: str, report: SubmissionReport, p: Plan, *, write: 
 # Entry points
 
 
-def _read_submission(path: Path) -> dict:
-    """The submitted notebook as a version-4 dict (an older format converted, as grading
-    does). Raises ValueError or OSError when it cannot be read."""
-    text = path.read_text(encoding="utf-8")
-    submitted = json.loads(text)
-    if not isinstance(submitted, dict):
-        raise ValueError("not a notebook")
-    if submitted.get("nbformat", 4) < 4:
-        import nbformat
-
-        try:
-            submitted = json.loads(nbformat.writes(nbformat.reads(text, as_version=4)))
-        except Exception as exc:  # noqa: BLE001 (nbformat's many validation errors)
-            raise ValueError(f"an old notebook format that cannot be converted: {exc}") from None
-    return submitted
-
-
-_SOURCE_IDS: dict[tuple[str, int], set[str]] = {}
-
-
-def _source_ids(source: Path) -> set[str]:
-    """Every grade id of the source notebook (read once per process and version)."""
-    key = (str(source), source.stat().st_mtime_ns)
-    if key not in _SOURCE_IDS:
-        cells = json.loads(source.read_text(encoding="utf-8")).get("cells", [])
-        _SOURCE_IDS[key] = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-                            for c in cells} - {None}
-    return _SOURCE_IDS[key]
-
-
-def as_graded(submitted: dict, known: set[str], p: Plan) -> dict:
-    """The submitted cells as grading runs them (``outcomes.RestoreGradingMetadata``): a
-    grade id the source does not have (an older release) is an ordinary cell, and a
-    solution cell whose metadata the learner changed is a solution cell again."""
-    for cell in submitted.get("cells", []):
-        meta = cell.get("metadata", {}).get("nbgrader") if isinstance(cell, dict) else None
-        if not isinstance(meta, dict) or not meta.get("grade_id"):
-            continue
-        if meta["grade_id"] not in known:
-            del cell["metadata"]["nbgrader"]
-        elif meta["grade_id"] in p.solutions:
-            meta["solution"] = True
-    return submitted
-
-
 def _workdir(submission: Path) -> tempfile.TemporaryDirectory:
     """A scratch copy of what the grading kernel's directory held: the submission's data
     files, without its notebooks (the autograded one carries the hidden tests), its code
@@ -151,16 +106,21 @@ def check_submission(course, assignment: str, student: str,
     t0 = time.perf_counter()
     p = p or plan(course.notebook(assignment))
     report = SubmissionReport(student, assignment)
-    path = course.submitted(student, assignment) / f"{p.notebook}.ipynb"
+    # The notebook as grading ran it: an older format converted, a renamed file under its
+    # name, split cells and unknown grade ids resolved, the grading metadata restored
+    # (autograder.outcomes). Its test cells hold the hidden tests, but only the learner's
+    # cells go to the child, whose directory is a copy of the submission's data files.
+    path = course.autograded(student, assignment) / f"{p.notebook}.ipynb"
     try:
-        submitted = _read_submission(path)
+        submitted = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(submitted, dict):
+            raise ValueError("not a notebook")
     except (OSError, ValueError) as exc:
-        report.error = f"the submitted notebook cannot be read ({type(exc).__name__})"
+        report.error = f"the autograded notebook cannot be read ({type(exc).__name__})"
         report.seconds = time.perf_counter() - t0
         return report
     report.suspicious = suspicious(submitted)
-    submitted = as_graded(submitted, _source_ids(course.notebook(assignment)), p)
-    with _workdir(path.parent) as cwd:
+    with _workdir(course.submitted(student, assignment)) as cwd:
         verdicts, child = decide(submitted, p, Path(cwd))
     report.isolation = child.isolation
     report.cells = [CellVerdict(gid, status, reason) for gid, (status, reason) in verdicts.items()]

@@ -21,9 +21,6 @@ from autograder.verify.wire import (
     generator_from_state,
 )
 
-#: Seconds one cell may run in the child when the verifier does not say (it sends the
-#: course's cell timeout, nbgrader's per-cell timeout).
-CELL_TIMEOUT_S = 120
 
 class _ShellStub:
     """``get_ipython()`` in the child: every method does nothing."""
@@ -104,7 +101,7 @@ def _child_main(fd_in: int, fd_out: int) -> None:
             signal.signal(signal.SIGALRM, _cell_timeout)
             for n, source in enumerate(header["cells"]):
                 _send(fd_out, {"op": "progress", "cell": n}, [])  # where a death happened
-                signal.alarm(max(1, int(header.get("cell_timeout") or CELL_TIMEOUT_S)))
+                signal.alarm(max(1, int(header["cell_timeout"])))  # nbgrader's, per cell
                 try:
                     exec(compile(_python(source), "<cell>", "exec"), namespace)
                 except BaseException as exc:  # noqa: BLE001 (nbgrader goes on after errors)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autograder.course import cell_timeout
 from autograder.verify.child import _python
 from autograder.verify.learner import Child, Proxy
 from autograder.verify.notebooks import Plan, _uses, learner_cells
@@ -92,8 +93,6 @@ def decide(submitted: dict, p: Plan, cwd: Path) -> tuple[dict[str, tuple[str, st
     if setup_error:  # the verifier's child cannot stand in for the kernel: decide nothing
         return {gid: ("not covered", f"the setup cells fail in the verifier: {setup_error}")
                 for gid in p.tests}, child
-    from autograder.course import cell_timeout
-
     budget = CELL_BUDGET * cell_timeout()
     try:
         child.start()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autograder.course import cell_timeout
 from autograder.verify.wire import (
     Unverifiable,
     _at,
@@ -34,8 +35,6 @@ LOAD_GRACE_S = 10.0
 
 
 def call_timeout() -> float:
-    from autograder.course import cell_timeout
-
     return float(cell_timeout() if CALL_TIMEOUT_S is None else CALL_TIMEOUT_S)
 
 
@@ -84,8 +83,6 @@ class Child:
         os.close(c_in)
         os.close(c_out)
         self.fd_out, self.fd_in = p_out, p_in
-        from autograder.course import cell_timeout
-
         per_cell = cell_timeout()
         _send(self.fd_out, {"op": "load", "cells": self.cells, "names": self.names,
                             "instructor": self.instructor, "torch": self.torch,
