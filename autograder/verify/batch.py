@@ -20,7 +20,6 @@ from pathlib import Path
 from autograder.verify.decide import CellVerdict, SubmissionReport, decide
 from autograder.verify.notebooks import Plan, plan, suspicious
 
-HIDDEN_MARK = "BEGIN HIDDEN TESTS"
 #: Suspicious lines listed in the grading notes of one submission (the report has them all).
 MAX_SUSPICIOUS_NOTES = 5
 
@@ -40,8 +39,10 @@ def public_reason(verdict: CellVerdict, p: Plan) -> str:
 
     A cell with hidden tests: no detail (its first failing line can quote a hidden input).
     Other cells: the failing check's first line, as in the instructor's report."""
+    from autograder.feedback import hidden_lines  # the feedback's own rule for hidden tests
+
     source = p.tests.get(verdict.grade_id, ("", 0.0))[0]
-    if HIDDEN_MARK in source:
+    if hidden_lines(source):
         return "the test cell, hidden tests included, fails when re-checked"
     return verdict.reason
 
