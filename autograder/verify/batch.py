@@ -116,6 +116,10 @@ def check_submission(course, assignment: str, student: str,
         submitted = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(submitted, dict):
             raise ValueError("not a notebook")
+    except FileNotFoundError:
+        report.error = "it has not been autograded (run `python -m autograder grade` first)"
+        report.seconds = time.perf_counter() - t0
+        return report
     except (OSError, ValueError) as exc:
         report.error = f"the autograded notebook cannot be read ({type(exc).__name__})"
         report.seconds = time.perf_counter() - t0
