@@ -35,12 +35,15 @@ __all__ = [
     "float_limits",
     "forward_backward",
     "gradient_norm_grid",
+    "grid_summary",
+    "growth_per_layer",
     "in_band",
     "jacobian_singular_values",
     "loss_scale_sweep",
     "make_network",
     "normal_init",
     "remedy_norms",
+    "singular_value_summary",
 ]
 
 #: Batch size of every experiment (as in ``layer_gradient_norms``).
@@ -179,6 +182,44 @@ def gradient_norm_grid(layer_gradient_norms, *, depth=50, width=64, seed=0,
     return grid
 
 
+def growth_per_layer(norms) -> float:
+    r"""The factor by which a gradient norm grows per layer on its way to the input.
+
+        (||dL/dW^(1)|| / ||dL/dW^(L)||) ** (1 / (L - 1))
+
+    The geometric mean of the L - 1 layer-to-layer ratios: above 1 the gradient explodes
+    towards the input, below 1 it vanishes. ``norms`` is (L,), layer 1 first.
+    """
+    norms = np.asarray(norms, dtype=np.float64)
+    if norms.ndim != 1 or norms.size < 2:
+        raise ValueError(f"growth_per_layer: need the norms of at least 2 layers, got shape "
+                         f"{norms.shape}.")
+    with np.errstate(all="ignore"):
+        return float((norms[0] / norms[-1]) ** (1.0 / (norms.size - 1)))
+
+
+def grid_summary(grids: dict) -> str:
+    """A table over seeds of ``gradient_norm_grid`` results: {seed: grid} -> text.
+
+    One row per (activation, init): the layer-1 and layer-L norms and the growth per layer
+    (``growth_per_layer``), each as the range (min to max) over the seeds.
+    """
+    def span(values, fmt):
+        return f"{fmt(min(values))} to {fmt(max(values))}"
+
+    sci, fac = (lambda v: f"{v:.1e}"), (lambda v: f"x{v:.2f}")
+    first = next(iter(grids.values()))
+    depth = len(next(iter(first.values())))
+    lines = [f"{'sigma, init':16} {'layer 1 norm':>22} {f'layer {depth} norm':>22} "
+             f"{'growth per layer':>18}   ({len(grids)} seeds: min to max)"]
+    for key in first:
+        runs = [grid[key] for grid in grids.values()]
+        lines.append(f"{key[0] + ', ' + key[1]:16} {span([r[0] for r in runs], sci):>22} "
+                     f"{span([r[-1] for r in runs], sci):>22} "
+                     f"{span([growth_per_layer(r) for r in runs], fac):>18}")
+    return "\n".join(lines)
+
+
 def jacobian_singular_values(depth, width, activation, init, seed=0) -> np.ndarray:
     r"""Singular values of da^(l)/dx for the first example, for every depth l.
 
@@ -202,6 +243,26 @@ def jacobian_singular_values(depth, width, activation, init, seed=0) -> np.ndarr
             a = sigma(z)
             out[layer] = np.linalg.svd(jac, compute_uv=False)
     return out
+
+
+def singular_value_summary(runs: dict) -> str:
+    """A table over seeds of ``jacobian_singular_values`` results: {label: [svs per seed]}.
+
+    One row per label: the range of the largest singular value over all layers and seeds,
+    its growth per layer of depth (``(s_L / s_1) ** (1 / (L - 1))``), and the fraction of
+    singular values that are 0 (below 1e-12 of the largest) at layer 1.
+    """
+    lines = [f"{'sigma, init':16} {'largest, any layer':>20} {'growth per layer':>18} "
+             f"{'zero at layer 1':>16}   ({len(next(iter(runs.values())))} seeds)"]
+    for label, svs in runs.items():
+        largest = [np.asarray(s)[:, 0] for s in svs]
+        growth = [growth_per_layer(top[::-1]) for top in largest]
+        zero = [float(np.mean(s[0] < 1e-12 * s[0, 0])) for s in svs]
+        low, high = min(map(min, largest)), max(map(max, largest))
+        lines.append(f"{label:16} {f'{low:.2g} to {high:.2g}':>20} "
+                     f"{f'x{min(growth):.2f} to x{max(growth):.2f}':>18} "
+                     f"{f'{min(zero):.0%} to {max(zero):.0%}':>16}")
+    return "\n".join(lines)
 
 
 def remedy_norms(depth=50, width=64, seed=0) -> dict[str, dict[str, np.ndarray]]:
