@@ -86,9 +86,12 @@ def convention_problems(nb, name: str) -> list[str]:
       ``course_utils.checks``, computes nothing itself (no ``np.``/``torch.``: the checks
       hold every formula, so the messages name input, expected and received values) and
       ends in a call of a check;
-    * a written answer is followed by a locked cell with the mark scheme.
+    * a written answer is followed by a locked cell with the mark scheme, and nothing
+      outside its markers (so every release shows the same empty locked cell there);
+    * edge-case cells (grade ids ending in ``_edges`` or ``_dtype``) carry at most a quarter
+      of the autograded points: most points reward the idea.
     """
-    problems = []
+    problems = weighting_problems(nb, name)
     for index, cell in enumerate(nb.cells):
         meta = nbgrader_meta(cell)
         gid = meta.get("grade_id", f"cell {index}")
@@ -102,7 +105,26 @@ def convention_problems(nb, name: str) -> list[str]:
                     and "=== END MARK SCHEME ===" in scheme.source):
                 problems.append(f"{name}: written answer {gid!r} is not followed by a locked "
                                 "cell holding its === BEGIN/END MARK SCHEME ===.")
+            elif _drop_regions(scheme.source, *MARKERS["mark scheme"]).strip(" \n=*"):
+                problems.append(f"{name}: the mark-scheme cell after {gid!r} has text outside "
+                                "its markers; the release would show it. Move it inside.")
     return problems
+
+
+#: The largest share of a notebook's autograded points that edge-case cells may carry.
+EDGE_SHARE = 0.25
+
+
+def weighting_problems(nb, name: str) -> list[str]:
+    """Edge-case cells (``*_edges``, ``*_dtype``) carry at most ``EDGE_SHARE`` of the points."""
+    points = {nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c).get("points") or 0)
+              for c in nb.cells if is_test(c)}
+    total = sum(points.values())
+    edges = sum(v for gid, v in points.items() if gid.endswith(("_edges", "_dtype")))
+    if total and edges / total > EDGE_SHARE:
+        return [f"{name}: edge-case cells carry {edges:g} of {total:g} autograded points "
+                f"({edges / total:.0%}); at most {EDGE_SHARE:.0%}: give the idea the points."]
+    return []
 
 
 def _test_cell_problems(source: str) -> list[str]:

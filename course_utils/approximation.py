@@ -35,6 +35,7 @@ __all__ = [
     "TARGETS",
     "WIDTHS",
     "SweepResult",
+    "decay_exponents",
     "forward_stack",
     "grids",
     "polynomial_gaps",
@@ -242,6 +243,20 @@ def run_width_sweeps(*, hidden_features: Callable, fit_output_layer: Callable,
         if bar is not None:
             bar.close()
     return result
+
+
+def decay_exponents(result: SweepResult, target: str, activation: str, *,
+                    min_width: int = 16) -> list[float]:
+    r"""The exponent k of a power law error ~ m^k, fitted per seed over widths >= min_width.
+
+    A least-squares line through (log m, log error): k = -2 means the error falls by 4
+    when the width doubles. One exponent per seed, in the order of ``result.seeds``.
+    """
+    widths = np.asarray(result.widths)
+    keep = widths >= min_width
+    errors = result.errors[(target, activation)][keep]
+    return [float(np.polyfit(np.log(widths[keep]), np.log(errors[:, k]), 1)[0])
+            for k in range(errors.shape[1])]
 
 
 def polynomial_gaps(result: SweepResult, min_width: int = 8) -> dict[tuple[str, str], float]:

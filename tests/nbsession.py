@@ -60,6 +60,8 @@ class NotebookSession:
         )
         self._stack = contextlib.ExitStack()
         self.tests = grade_cells(self.nb)
+        #: What each code cell printed in ``run_all``, by cell id (the claims read it).
+        self.printed: dict[str, str] = {}
 
     def __enter__(self) -> NotebookSession:
         self._stack.enter_context(self.client.setup_kernel())
@@ -85,6 +87,7 @@ class NotebookSession:
             if skip_tests and grade_id in self.tests:
                 continue
             outcome = self._execute(cell)
+            self.printed[cell.get("id", "")] = outcome.text
             if grade_id in self.tests:
                 outcomes[grade_id] = outcome
         return outcomes

@@ -141,6 +141,20 @@ def test_plot_swish_beta_spans_linear_to_relu():
                                atol=0.015)
 
 
+def test_swish_figure_shows_both_limits_dashed_on_top_and_uncut():
+    """The text says the limits are dashed: they are, above the curves they coincide with,
+    and the line z/2 is not cut off by the y-axis at the left edge."""
+    fig = plots.plot_swish_beta(swish)
+    ax = fig.axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    limits = [line for label, line in lines.items() if label.startswith("limit")]
+    curves = [line for label, line in lines.items() if label.startswith("swish")]
+    assert len(limits) == 2 and all(line.get_linestyle() == "--" for line in limits)
+    assert min(line.get_zorder() for line in limits) > max(c.get_zorder() for c in curves)
+    z = limits[0].get_xdata()
+    assert ax.get_ylim()[0] < z.min() / 2
+
+
 def test_swish_slider_redraws_for_each_beta():
     widget = plots.swish_beta_widget(swish)
     assert widget is not None

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from claims import nb04, normalised
+from claims import nb01, nb02, nb04, normalised
 from nbsession import NotebookSession
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = [nb04]
+MODULES = [nb01, nb02, nb04]
 CASES = [(module, claim) for module in MODULES for claim in module.CLAIMS]
 
 
@@ -26,8 +26,12 @@ def source_path(module) -> Path:
 
 
 def markdown_cells(module) -> dict[str, str]:
+    """Markdown cells by cell id, and written answers also by their nbgrader grade id."""
     nb = nbformat.read(source_path(module), as_version=4)
-    return {c.id: c.source for c in nb.cells if c.cell_type == "markdown"}
+    cells = {c.id: c.source for c in nb.cells if c.cell_type == "markdown"}
+    cells.update({c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
+                  if c.cell_type == "markdown" and "grade_id" in c.metadata.get("nbgrader", {})})
+    return cells
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +51,7 @@ def notebook_results(tmp_path_factory):
                               f"    _pickle.dump({{_n: globals()[_n] for _n in "
                               f"{module.RESULTS!r}}}, _f)")
                 assert dump.passed, dump.text
-            cache[module.NOTEBOOK] = pickle.loads(out.read_bytes())
+            cache[module.NOTEBOOK] = {**pickle.loads(out.read_bytes()), "printed": nb.printed}
         return cache[module.NOTEBOOK]
 
     return results

@@ -127,13 +127,16 @@ def plot_swish_beta(swish: Callable[..., np.ndarray], betas: Sequence[float] = S
         fig, ax = plt.subplots(figsize=(6.5, 4.2))
     else:
         fig = ax.figure
-    ax.plot(z, z / 2, "k:", label=r"$z/2$ ($\beta = 0$)")
-    ax.plot(z, np.maximum(z, 0.0), "k--", lw=1, label=r"ReLU ($\beta \to \infty$)")
     colors = plt.cm.viridis(np.linspace(0.0, 0.9, len(betas)))
     for beta, color in zip(betas, colors, strict=True):
-        ax.plot(z, swish(z, beta=beta), color=color, label=rf"swish, $\beta = {beta:g}$")
+        ax.plot(z, swish(z, beta=beta), color=color, lw=2.5, label=rf"swish, $\beta = {beta:g}$")
+    # The two limits, dashed and drawn last: they lie exactly on the beta = 0 and large-beta
+    # curves, and must stay visible on top of them.
+    ax.plot(z, z / 2, "--", color="black", lw=1.2, zorder=5, label=r"limit $z/2$ ($\beta = 0$)")
+    ax.plot(z, np.maximum(z, 0.0), "--", color="crimson", lw=1.2, zorder=5,
+            label=r"limit ReLU ($\beta \to \infty$)")
     ax.set(title=r"Swish from linear ($\beta = 0$) to ReLU ($\beta$ large)", xlabel="z",
-           ylabel="swish(z)", ylim=(-1.0, z.max()))
+           ylabel="swish(z)", ylim=(min(-1.0, z.min() / 2) * 1.05, z.max()))
     ax.legend(fontsize="small")
     fig.tight_layout()
     return fig

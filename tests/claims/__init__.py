@@ -12,7 +12,8 @@ sentence is a ``Claim`` here, with the check that decides it from what the noteb
 - ``check`` receives the notebook's own results: ``tests/test_claims.py`` runs the source
   notebook top to bottom in a kernel, once, and carries back the variables its module lists
   in ``RESULTS`` (plain data: arrays, dicts, dataclasses of numbers). It raises
-  ``AssertionError`` with the measured values when the claim is false.
+  ``AssertionError`` with the measured values when the claim is false. ``nb["printed"]``
+  maps each code cell's id to what it printed, for figures the notebook only prints.
 - A claim that depends on randomness is checked over every seed the notebook runs, and the
   prose states it with its spread ("1e-31 to 7e-31 over the five seeds").
 
@@ -22,6 +23,7 @@ Every "What to notice" cell must carry at least one claim (``test_claims.py`` ch
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -52,6 +54,14 @@ def holds(condition, message):
     """Assert ``condition``, with the measured values in ``message``."""
     assert condition, message
     return condition
+
+
+def printed_numbers(text: str, after: str) -> list[float]:
+    """The numbers printed right after each occurrence of ``after`` in a cell's output."""
+    pattern = re.escape(after) + r"\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)"
+    found = [float(x) for x in re.findall(pattern, text)]
+    assert found, f"nothing printed after {after!r} in:\n{text}"
+    return found
 
 
 def normalised(text: str) -> str:

@@ -77,6 +77,8 @@ CLAIMS = [
                             "smallest z with a finite naive log sigmoid")),
     Claim("c0eb715e", "Seven factors for four layers",
           lambda nb: holds(len(nb["factors"]) == 7, f"{len(nb['factors'])} factors")),
+    Claim("loose04a", r"whose gradients shrink by only about $\times 0.85$ per layer",
+          lambda nb: within(growth(nb, "sigmoid", "N(0,1)"), 0.8, 0.9)),
     # 4.1 the grid
     Claim("e6868c45", r"by about $\times 0.23$ per layer with Xavier",
           lambda nb: within(growth(nb, "sigmoid", "Xavier"), 0.21, 0.25)),
