@@ -73,7 +73,7 @@ def test_grade_cells_and_points():
     written = [c for c in nb.cells if c.cell_type == "markdown"
                and c.metadata.get("nbgrader", {}).get("grade")]
     assert [c.metadata["nbgrader"]["grade_id"] for c in written] == ["remedy_answer"]
-    assert sum(TESTS.values()) + written[0].metadata["nbgrader"]["points"] == 38
+    assert sum(TESTS.values()) + written[0].metadata["nbgrader"]["points"] == 35
     # conventions (comment, imports, mark schemes): tests/test_build_checks.py
 
 

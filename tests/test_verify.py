@@ -164,7 +164,7 @@ def test_the_child_reproduces_mutation_warnings_and_returned_inputs(units_plan, 
                             "    return 1 / (1 + np.exp(-z))\n",
     })
     verdicts, _ = verify.decide(as_dict(nb), units_plan, tmp_path)
-    assert verdicts["relu_dtype"][0] == "fail" and "input" in verdicts["relu_dtype"][1]
+    assert verdicts["relu_edges"][0] == "fail" and "input" in verdicts["relu_edges"][1]
     assert verdicts["sigmoid_edges"][0] == "fail"
     assert "RuntimeWarning" in verdicts["sigmoid_edges"][1]
     assert verdicts["sigmoid_grad_values"][0] == "pass"

@@ -54,8 +54,17 @@ def abs_fit(nb, name):
 
 
 CLAIMS = [
-    Claim("loose01a", "with $\\sigma = \\tanh$ and $d = 1$, every unit $\\tanh(w x)$ is odd, so the "
-                      "network cannot approximate $|x|$", no_bias_cannot_fit_abs),
+    Claim("6419fbe2", "fits the output layer to $|x|$ on 2048 points, and measures the sup error "
+                      "on 4001 points",
+          lambda nb: holds(nb["x_fit"].shape == (2048, 1) and nb["x_eval"].shape == (4001, 1),
+                           f"{nb['x_fit'].shape}, {nb['x_eval'].shape}")),
+    Claim("c0cc666a", "three seeds per width",
+          lambda nb: holds(len(nb["sweep"].seeds) == 3, f"{nb['sweep'].seeds}")),
+    Claim("c0cc666a", "about 150 least-squares fits",
+          lambda nb: holds(len(nb["sweep"].widths) * len(nb["sweep"].seeds)
+                           * len({act for _, act in nb["sweep"].errors}) == 150, "fits")),
+    Claim("loose01a", "with $\\sigma = \\tanh$ and $d = 1$, every unit $\\tanh(w x)$ is odd, so "
+                      "the network cannot approximate $|x|$", no_bias_cannot_fit_abs),
     Claim("6fc126e2", "agree to a few units of float64 rounding (under 20 eps) relative to the "
                       "size of the outputs",
           lambda nb: within(nb["rounding"], 0, 20, "max difference / largest output / eps")),

@@ -137,7 +137,8 @@ CLAIMS = [
     # 4.5 float16
     Claim("37680bb5", r"With $N = 32$ each entry is $3.1 \times 10^{-8}$: already *below* "
                       "float16's smallest subnormal",
-          lambda nb: holds(1e-6 / 32 < float(np.finfo(np.float16).smallest_subnormal), "not below")),
+          lambda nb: holds(1e-6 / 32 < float(np.finfo(np.float16).smallest_subnormal),
+                           "not below")),
     Claim("37680bb5", r"it rounds to the nearest float16, which is $6 \times 10^{-8}$: twice too "
                       "large",
           lambda nb: within(float(np.float16(1e-6 / 32)) / (1e-6 / 32), 1.8, 2.0)),
@@ -150,8 +151,8 @@ CLAIMS = [
                       within([np.median(h["ratio"]) for h in nb["half"].values()], 3, 6),
                       within([h["ratio"].max() for h in nb["half"].values()], 5, 30))),
     Claim("e93a3627", r"A scale between $2^{12}$ and $2^{36}$ lifts almost every entry out of the "
-                      "subnormals (fewer than 1% stay 0) and the error drops to float16's own precision (about "
-                      r"$10^{-3}$)",
+                      "subnormals (fewer than 1% stay 0) and the error drops to float16's own "
+                      r"precision (about $10^{-3}$)",
           lambda nb: (within(sweep_errors(nb, 12, 36), 1e-4, 3e-3),
                       within([zf[(np.log2(nb["scales"]) >= 12) & (np.log2(nb["scales"]) <= 36)]
                               .max() for _, zf in nb["sweeps"].values()], 0, 0.01))),
