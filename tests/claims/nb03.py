@@ -110,6 +110,13 @@ CLAIMS = [
                       for k in (10, 15)]),
     Claim("mish_vs_swish_answer", "at 20 layers both fail",
           lambda nb: [within(d(nb, n, 20), 0, 0.2) for n in ("Swish", "Mish")]),
+    Claim("f58d89da", "(within about one percentage point on the 2-layer MLP)",
+          lambda nb: within(abs(final(nb["runs"], "Mish").mean()
+                                - final(nb["runs"], "Swish (beta = 1)").mean()), 0, 0.01)),
+    Claim("f58d89da", "Notes that Mish holds more accuracy than Swish at intermediate depth (10 to "
+                      "15 layers)",
+          lambda nb: [holds(d(nb, "Mish", k).mean() > d(nb, "Swish", k).mean(), f"{k} layers")
+                      for k in (10, 15)]),
     Claim("eb9aa4ab", "half of what the naive composition of torch ops keeps",
           lambda nb: within(nb["saved"]["Mish: your MishFunction"]
                             / nb["saved"]["Mish: naive x * tanh(softplus(x))"], 0.49, 0.51)),
