@@ -84,11 +84,32 @@ def _ancestors(path: str) -> list[str]:
     return [str(Path(*parts[:i])) for i in range(2, len(parts))]
 
 
+def reference_paths() -> list[str]:
+    """Where the reference solutions live (``course_utils.reference`` and
+    ``reference_torch``), in whichever installation ``course_utils`` is imported from."""
+    found = []
+    for directory in [*_package_dirs(), *_installed_package_dirs()]:
+        for name in ("reference", "reference_torch.py"):
+            path = os.path.join(directory, name)
+            if os.path.exists(path):
+                found.append(path)
+    return list(dict.fromkeys(found))
+
+
+def _installed_package_dirs() -> list[str]:
+    import importlib.util
+
+    spec = importlib.util.find_spec("course_utils")
+    return list(spec.submodule_search_locations or []) if spec else []
+
+
 def bwrap_argv(cwd: str, rw: list[str], command: list[str],
-               ro_extra: list[str] = ()) -> list[str]:
+               ro_extra: list[str] = (), hide: list[str] = ()) -> list[str]:
     """The ``bwrap ... setpriv ... command`` line that runs ``command`` isolated in ``cwd``.
 
     ``rw`` are bound writable, ``ro_extra`` read-only, on top of the Python installation.
+    ``hide`` are paths inside those made empty: a directory becomes an empty tmpfs, a file
+    an empty one (``/dev/null``), so nothing in them can be read or imported.
     """
     ro = ["/usr", os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix,
           *_package_dirs(), *ro_extra]
@@ -116,6 +137,8 @@ def bwrap_argv(cwd: str, rw: list[str], command: list[str],
         argv += ["--ro-bind-try", etc, etc]
     for path in rw:
         argv += ["--bind", path, path]
+    for path in hide:
+        argv += ["--tmpfs", path] if os.path.isdir(path) else ["--ro-bind", "/dev/null", path]
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/tmp",
            "MPLCONFIGDIR": "/tmp", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
     env.update({k: os.environ[k] for k in PASS_ENV if k in os.environ})

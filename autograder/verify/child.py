@@ -76,11 +76,35 @@ class _Channel:
                 for r, g in self.generators.items()]
 
 
+class NoReference:
+    """A ``sys.meta_path`` finder that refuses ``course_utils.reference`` and
+    ``course_utils.reference_torch``: the re-check's child runs the learner's code without
+    the reference solutions. In the sandbox the files are not even there
+    (``sandbox.reference_paths``); this covers the child run without isolation."""
+
+    HIDDEN = ("course_utils.reference", "course_utils.reference_torch")
+
+    def find_spec(self, name, path=None, target=None):
+        if any(name == h or name.startswith(h + ".") for h in self.HIDDEN):
+            raise ImportError(f"{name} is not available where submissions are re-checked")
+        return None
+
+
+def hide_reference() -> None:
+    """Refuse every later import of the reference solutions in this process."""
+    import sys
+
+    for name in [n for n in sys.modules if n.startswith(NoReference.HIDDEN)]:
+        del sys.modules[name]
+    sys.meta_path.insert(0, NoReference())
+
+
 def _cell_timeout(signum, frame):
     raise TimeoutError("the cell ran longer than the cell timeout")
 
 
 def _child_main(fd_in: int, fd_out: int) -> None:
+    hide_reference()
     namespace: dict = {"__name__": "__main__", "get_ipython": _ShellStub}
     channel = _Channel(fd_in, fd_out, namespace)
     serve_torch = None

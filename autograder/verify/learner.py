@@ -147,9 +147,13 @@ class Child:
         boot = (f"import sys; sys.path.insert(0, {str(package.parent)!r}); "
                 "from autograder.verify import _child_main; "
                 f"_child_main({argv[-2]}, {argv[-1]})")
-        self.isolation = "bubblewrap (autograder.sandbox), uid nobody, no network"
+        self.isolation = ("bubblewrap (autograder.sandbox), uid nobody, no network, no "
+                          "reference solutions")
+        # The reference solutions are not there at all: a learner function that calls them
+        # fails in the child, and the re-check takes back the points nbgrader gave it.
         wrapped = bwrap_argv(str(self.cwd), [], [sys.executable, "-c", boot],
-                             ro_extra=[str(package), str(self.cwd)])
+                             ro_extra=[str(package), str(self.cwd)],
+                             hide=sandbox.reference_paths())
         return wrapped, set_limits
 
     def alive(self) -> bool:
