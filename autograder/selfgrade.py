@@ -19,13 +19,79 @@ STUDENT = "me"
 
 
 @dataclass
+class Exercise:
+    """One exercise's autograded tests: points earned and, per failed test, the reason."""
+
+    name: str
+    earned: float
+    possible: float
+    failures: list[tuple[str, str]]  # (test grade id, the check's first line, shortened)
+
+    @property
+    def passes(self) -> bool:
+        return self.earned >= self.possible
+
+
+@dataclass
 class SelfGrade:
     assignment: str
     score: float
     max_score: float
-    rows: list[tuple[str, str, str]]  # (exercise, test, score text)
-    manual: list[str]  # written answers awaiting a human
-    feedback: Path
+    exercises: list[Exercise]
+    answered: list[str]  # written answers awaiting a person: "name (N points)"
+    unanswered: list[str]  # written answers left as handed out
+    feedback: Path | None
+
+    @property
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(exercise, points, passes / how many tests failed) per exercise."""
+        return [(e.name, f"{e.earned:g} / {e.possible:g}",
+                 "passes" if e.passes else f"{len(e.failures)} of its tests failed")
+                for e in self.exercises]
+
+
+#: How much of a check's message a row shows (its first line says what is wrong).
+REASON_CHARS = 110
+
+
+def failure_reasons(autograded: Path) -> dict[str, str]:
+    """{test grade id: why it failed}, from the outputs of the graded notebook: the first
+    line of the error (the check's own words), or of what reached stderr."""
+    import nbformat
+
+    reasons = {}
+    for path in sorted(autograded.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if not gid or cell.cell_type != "code":
+                continue
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    text = f"{out.get('evalue') or out.get('ename', '')}"
+                elif out.get("output_type") == "stream" and out.get("name") == "stderr":
+                    text = f"wrote to stderr: {out.get('text', '')}"
+                else:
+                    continue
+                first = (text.strip().splitlines() or [""])[0]
+                reasons[gid] = first if len(first) <= REASON_CHARS else \
+                    first[:REASON_CHARS - 3].rstrip() + "..."
+                break
+    return reasons
+
+
+def unanswered_ids(submitted: Path, release: Path) -> set[str]:
+    """Grade ids of written answers whose text is still what the release handed out."""
+    import nbformat
+
+    def answers(path: Path) -> dict[str, str]:
+        cells = nbformat.read(path, as_version=4).cells
+        return {c.metadata["nbgrader"]["grade_id"]: c.source.strip() for c in cells
+                if c.cell_type == "markdown" and c.get("metadata", {}).get("nbgrader", {})
+                .get("solution")}
+
+    handed_out = answers(release)
+    return {gid for gid, text in answers(submitted).items()
+            if not text or text == handed_out.get(gid, "") or text == "YOUR ANSWER HERE"}
 
 
 def guess_assignment(course: Course, notebook: Path) -> str:
@@ -73,28 +139,45 @@ def selfgrade(notebook: str | os.PathLike, course: Course, assignment: str | Non
     if not result["success"]:
         html = None
     owners = exercise_of_tests(scratch.notebook(assignment))
-    rows, manual = [], []
+    reasons = failure_reasons(scratch.autograded(STUDENT, assignment))
+    blank = unanswered_ids(notebook, scratch.notebook(assignment, released=True))
+    exercises: dict[str, Exercise] = {}
+    answered, unanswered = [], []
     with scratch.gradebook() as gb:
         sub = gb.find_submission(assignment, STUDENT)
         for nb in sub.notebooks:
             for g in nb.grades:
                 if g.cell.cell_type == "code":
-                    rows.append((owners.get(g.name, g.name), g.name,
-                                 f"{g.score:g} / {g.max_score:g}"))
-                elif g.needs_manual_grade:
-                    manual.append(f"{g.name} ({g.max_score:g} points)")
-        return SelfGrade(assignment, sub.score, sub.max_score, rows, manual, html)
+                    name = owners.get(g.name, g.name)
+                    ex = exercises.setdefault(name, Exercise(name, 0.0, 0.0, []))
+                    ex.earned += g.score or 0.0
+                    ex.possible += g.max_score
+                    if (g.score or 0.0) < g.max_score:
+                        ex.failures.append((g.name, reasons.get(g.name, "failed")))
+                else:
+                    text = f"{g.name} ({g.max_score:g} points)"
+                    (unanswered if g.name in blank else answered).append(text)
+        return SelfGrade(assignment, sub.score, sub.max_score, list(exercises.values()),
+                         answered, unanswered, html)
 
 
 def render(result: SelfGrade) -> str:
+    """One row per exercise (points, what failed and why), the written answers, the total."""
     lines = [f"Self-grading of {result.assignment} (hidden tests included):", ""]
-    lines.append(format_table([("exercise", "test", "score"), *result.rows]))
+    table = format_table([("exercise", "points", ""), *result.rows]).splitlines()
+    lines += table[:2]
+    for row, exercise in zip(table[2:], result.exercises, strict=True):
+        lines.append(row)
+        lines += [f"    {test}: {why}" for test, why in exercise.failures]
     lines.append("")
-    autograded = sum(float(r[2].split(" / ")[1]) for r in result.rows)
-    earned = sum(float(r[2].split(" / ")[0]) for r in result.rows)
-    lines.append(f"Autograded tests: {earned:g} / {autograded:g} points.")
-    if result.manual:
-        lines.append("Written answers are graded by a person: " + ", ".join(result.manual) + ".")
-    if result.feedback:
-        lines.append(f"Feedback (open in a browser): {result.feedback}")
+    passing = sum(e.passes for e in result.exercises)
+    lines.append(f"{passing} of {len(result.exercises)} exercises pass.")
+    if result.answered:
+        lines.append("Written answers, awaiting a person: " + ", ".join(result.answered) + ".")
+    if result.unanswered:
+        lines.append("Not answered yet: " + ", ".join(result.unanswered) + ".")
+    earned = sum(e.earned for e in result.exercises)
+    possible = sum(e.possible for e in result.exercises)
+    where = f" Feedback (open in a browser): {result.feedback}" if result.feedback else ""
+    lines.append(f"Total: {earned:g} / {possible:g} autograded points.{where}")
     return "\n".join(lines)

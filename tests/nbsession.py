@@ -115,6 +115,18 @@ class NotebookSession:
                        stderr="".join(stderr), error="\n".join(error))
 
 
+def message_items(text: str) -> list[str]:
+    """The items of a check's message (the problem, each detail, the hint): lines indented
+    four spaces or more continue the item above them, wrapped to fit 88 columns."""
+    items: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("    ") and items:
+            items[-1] += " " + line.strip()
+        else:
+            items.append(line)
+    return items
+
+
 def assert_every_test_fails_on_a_stub(outcomes: dict[str, Outcome]) -> None:
     """Every test cell of a release, run as handed out, fails because its exercise is a stub."""
     for grade_id, outcome in outcomes.items():

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbsession import NotebookSession, grade_cells, release_outcomes
+from nbsession import NotebookSession, grade_cells, message_items, release_outcomes
 
 pytestmark = pytest.mark.slow
 
@@ -354,7 +354,7 @@ def test_wrong_answer_is_rejected(source, fn, label, code, failing, words):
             assert not outcomes[gid].passed, f"{label}: {gid} passed"
             assert words in outcomes[gid].text, (label, gid, outcomes[gid].text)
             message = outcomes[gid].error.split(": ", 1)[-1]
-            assert len(message.splitlines()) <= 6, message
+            assert len(message_items(message)) <= 6, message
     finally:
         restore(source, fn)
 

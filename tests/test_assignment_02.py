@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbsession import NotebookSession, assert_every_test_fails_on_a_stub, grade_cells
+from nbsession import NotebookSession, assert_every_test_fails_on_a_stub, grade_cells, message_items
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "02_activation_units"
@@ -498,7 +498,7 @@ def test_wrong_answer_is_rejected(source_nb, fn, aspect, says, code):
     assert not outcome.passed, f"{gid} accepted a wrong {fn}:\n{code}"
     assert outcome.text.startswith(f"AssertionError: {fn}") or fn in outcome.text
     assert says in outcome.text, outcome.text
-    assert len(outcome.error.splitlines()) <= 6, outcome.error
+    assert len(message_items(outcome.error)) <= 6, outcome.error
 
 
 # Different correct formulations: every test cell of the function passes (hidden parts too).

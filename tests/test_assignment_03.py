@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbsession import NotebookSession, grade_cells, release_outcomes
+from nbsession import NotebookSession, grade_cells, message_items, release_outcomes
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "03_swish_mish"
@@ -415,7 +415,7 @@ def test_wrong_answer_is_rejected_with_a_message_naming_it(source_nb, unit, grad
     outcome = _variant(source_nb, unit, code, [grade_id])[grade_id]
     assert not outcome.passed
     assert needle in outcome.text, outcome.text
-    assert "Traceback" not in outcome.text and len(outcome.error.splitlines()) <= 6, outcome.text
+    assert "Traceback" not in outcome.text and len(message_items(outcome.error)) <= 6, outcome.text
 
 
 # Correct formulations, different from the notebook's solution: every test cell passes.

@@ -19,6 +19,7 @@ import matplotlib
 import numpy as np
 import pytest
 import torch
+from nbsession import message_items
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -232,7 +233,8 @@ def test_a_passing_check_prints_nothing(capsys):
     checks.check_init_statistics(ref.he_normal, "he_normal")
     checks.check_layer_gradient_norms(ref.layer_gradient_norms)
     captured = capsys.readouterr()
-    assert captured.out == "" and captured.err == ""
+    assert captured.err == ""
+    assert all(line.startswith("✓ ") for line in captured.out.splitlines()), captured.out
 
 
 # --------------------------------------------------------------------------------------
@@ -365,7 +367,7 @@ def test_wrong_forward_rejected(fn, check, words):
     with pytest.raises(AssertionError, match="mlp_forward") as info:
         check(fn)
     assert words in str(info.value)
-    assert len(str(info.value).splitlines()) <= 6
+    assert len(message_items(str(info.value))) <= 6
 
 
 BACKWARD_WRONG = [
@@ -389,7 +391,7 @@ def test_wrong_backward_rejected(fn, check, words):
     with pytest.raises(AssertionError, match="mlp_backward") as info:
         check(fn, ref.mlp_forward)
     assert words in str(info.value)
-    assert len(str(info.value).splitlines()) <= 6
+    assert len(message_items(str(info.value))) <= 6
 
 
 def test_backward_hidden_check_catches_what_the_fixture_misses():
@@ -547,7 +549,7 @@ def test_wrong_layer_gradient_norms_rejected(fn, check, words):
     with pytest.raises(AssertionError, match="layer_gradient_norms") as info:
         check(fn)
     assert words in str(info.value)
-    assert len(str(info.value).splitlines()) <= 6
+    assert len(message_items(str(info.value))) <= 6
 
 
 def test_stub_reads_not_implemented():

@@ -10,10 +10,12 @@ import warnings
 
 import numpy as np
 import pytest
+from nbsession import message_items
 from scipy.special import expit
 
 import course_utils.reference as ref
 from course_utils.checks import elementwise as E
+from course_utils.checks._core import WIDTH, wrap
 from course_utils.checks.specs import NAMES, SPECS
 
 DERIVATIVES = [n for n, s in SPECS.items() if s.forward]
@@ -33,8 +35,26 @@ def failure(check, *args) -> str:
     with pytest.raises(AssertionError) as info:
         check(*args)
     text = str(info.value)
-    assert len(text.splitlines()) <= 6, text
+    assert len(message_items(text)) <= 6, text
+    shown = info.value._render_traceback_()  # what JupyterLab, Validate and feedback show
+    assert all(len(line.replace("\x1b[0;31m", "").replace("\x1b[0m", "")) <= WIDTH
+               for line in shown), shown
+    assert " ".join(" ".join(shown).split()).endswith(" ".join(text.split()[-3:]))
     return text
+
+
+def test_messages_wrap_at_word_boundaries_and_passing_checks_say_so(capsys):
+    long = "word " * 40
+    wrapped = wrap(f"Hint: {long}", "  ")
+    assert all(len(line) <= WIDTH for line in wrapped.splitlines())
+    assert all(line.endswith("word") for line in wrapped.splitlines())  # no word is cut
+    assert " ".join(message_items(wrapped)[0].split()) == f"Hint: {long}".strip()
+    E.check_values(ref.swish_grad, "swish_grad")
+    out = capsys.readouterr()
+    assert out.err == ""  # stderr would score the cell 0
+    assert out.out.startswith("✓ swish_grad: values on the grid") and "within rtol 1e-06" in out.out
+    E.hidden_values(ref.swish_grad, "swish_grad")
+    assert capsys.readouterr().out == ""  # hidden checks stay silent
 
 
 def assert_names(text: str, *parts: str) -> None:
@@ -207,7 +227,13 @@ FORWARDS = {"sigmoid": expit, "relu": lambda z: np.maximum(z, 0), "leaky_relu": 
 
 
 # ---------------------------------------------------------------------------------------
-# The reference and the correct formulations pass, silently.
+def passed_quietly(captured) -> None:
+    """Nothing on stderr (it scores a cell 0); on stdout only the checks' own '✓' lines."""
+    assert captured.err == ""
+    assert all(line.startswith("✓ ") for line in captured.out.splitlines()), captured.out
+
+
+# The reference and the correct formulations pass, saying so only on stdout.
 
 
 def test_every_name_has_a_spec_and_correct_formulations():
@@ -222,7 +248,7 @@ def test_reference_passes_every_check(name, capsys):
     spec = SPECS[name]
     if spec.forward:
         E.check_derivative(getattr(ref, name), getattr(ref, spec.forward), name)
-    assert capsys.readouterr() == ("", "")
+    passed_quietly(capsys.readouterr())
 
 
 def test_reference_passes_the_other_checks(capsys):
@@ -231,7 +257,7 @@ def test_reference_passes_the_other_checks(capsys):
     E.check_numerical_derivative(ref.numerical_derivative)
     E.hidden_numerical_derivative(ref.numerical_derivative)
     E.check_mish_identity(ref.mish_grad, ref.mish_delta, ref.swish, ref.mish)
-    assert capsys.readouterr() == ("", "")
+    passed_quietly(capsys.readouterr())
 
 
 @pytest.mark.parametrize(("name", "k"), [(n, k) for n, fns in CORRECT.items()
@@ -244,7 +270,7 @@ def test_correct_formulation_passes(name, k, capsys):
         spec = SPECS[name]
         if spec.forward:
             E.check_derivative(fn, FORWARDS[spec.forward], name)
-    assert capsys.readouterr() == ("", "")
+    passed_quietly(capsys.readouterr())
 
 
 def test_correct_derivatives_pass_against_the_learners_own_forward():
@@ -276,19 +302,19 @@ def central_exact_step(f, z, h=1e-5):
 def test_correct_prelu_grad_a_passes(fn, capsys):
     E.check_prelu_grad_a(fn)
     E.hidden_prelu_grad_a(fn)
-    assert capsys.readouterr() == ("", "")
+    passed_quietly(capsys.readouterr())
 
 
 @pytest.mark.parametrize("fn", [central, central_exact_step])
 def test_correct_numerical_derivative_passes(fn, capsys):
     E.check_numerical_derivative(fn)
     E.hidden_numerical_derivative(fn)
-    assert capsys.readouterr() == ("", "")
+    passed_quietly(capsys.readouterr())
 
 
 def test_correct_mish_identity_passes(capsys):
     E.check_mish_identity(mish_grad_delta, mish_delta_exp, swish_branches, mish_log1p)
-    assert capsys.readouterr() == ("", "")
+    passed_quietly(capsys.readouterr())
 
 
 # ---------------------------------------------------------------------------------------

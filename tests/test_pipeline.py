@@ -212,7 +212,8 @@ def test_selfgrade_prints_scores_and_the_feedback(tmp_path, capsys):
     work = tmp_path / "selfgrade"
     assert main(["--root", str(course.root), "selfgrade", str(mine), "--workdir", str(work)]) == 0
     out = capsys.readouterr().out
-    assert "relu_grad_values" in out and "0 / 1" in out and "overflow_answer" in out
+    assert "relu_grad_values: relu_grad" in out and "0 / 1" in out and "overflow_answer" in out
+    assert "exercises pass." in out and "Total: " in out
     assert str(work / "feedback") in out
     scratch = Course(work, db_url=sqlite_url(work / "gradebook.db"))
     assert autograded_scores(scratch)["me"][1]["relu_grad_values"] == 0.0

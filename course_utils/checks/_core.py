@@ -7,13 +7,21 @@ the learner needs it:
       first mismatch at z = -2.0, beta = 1.0: expected -0.0908, got 0.1192
       Hint: swish is a product of z and sigmoid(beta*z): did you use the product rule?
 
-A passing check prints nothing: nbgrader scores a test cell 0 as soon as anything reaches
-stderr. Frames of this package carry ``__tracebackhide__`` so that IPython and pytest show
-the learner the message rather than our internals.
+A passing visible check says so in one line on stdout (``reports``), for example
+
+    ✓ swish_grad: values on the grid (225 values within rtol 1e-06)
+
+so that "passed" never looks like "not run". Nothing of a check ever reaches stderr:
+nbgrader scores a test cell 0 as soon as anything does. Frames of this package carry
+``__tracebackhide__`` so that IPython and pytest show the learner the message rather than
+our internals.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import textwrap
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -63,17 +71,99 @@ class CheckFailure(AssertionError):
 
     def _render_traceback_(self) -> list[str]:
         first, *rest = str(self).splitlines() or [""]
-        return [f"\x1b[0;31mAssertionError\x1b[0m: {first}", *rest]
+        shown = wrap(f"AssertionError: {first}").split("\n")
+        shown[0] = shown[0].replace("AssertionError:", "\x1b[0;31mAssertionError\x1b[0m:", 1)
+        for line in rest:
+            indent = line[:len(line) - len(line.lstrip())]
+            shown += wrap(line, indent).split("\n")
+        return shown
+
+
+#: Messages are shown wrapped to this width: the Validate dialog, the feedback page and an
+#: 80-column terminal all show them whole.
+WIDTH = 88
+
+
+def wrap(line: str, indent: str = "") -> str:
+    """``line`` wrapped at word boundaries to ``WIDTH`` columns; continuation lines are
+    indented four more spaces than ``indent``, so that each item still reads as one."""
+    body = line[len(indent):] if line.startswith(indent) else line
+    return "\n".join(textwrap.wrap(body, WIDTH, initial_indent=indent,
+                                   subsequent_indent=indent + "    ",
+                                   break_long_words=False, break_on_hyphens=False)) or line
 
 
 def fail(name: str, problem: str, *details: str, hint: str | None = None) -> None:
-    """Raise the learner-facing failure: 'name: problem', indented details, a hint."""
+    """Raise the learner-facing failure: 'name: problem', indented details, a hint.
+
+    At most six lines; each is wrapped to ``WIDTH`` columns where it is shown
+    (``CheckFailure._render_traceback_``), and kept whole in the exception's text.
+    """
     __tracebackhide__ = True
     lines = [f"{name}: {problem}"]
     lines += [f"  {line}" for line in details]
     if hint:
         lines.append(f"  Hint: {hint}")
     raise CheckFailure("\n".join(lines)) from None
+
+
+def tolerance(rtol: float, atol: float = 0.0) -> str:
+    """The tolerance as a learner reads it: 'rtol=1e-06', with atol only where it is a real
+    floor near 0 (not the tiny guard that keeps subnormals from counting as wrong)."""
+    return f"rtol={rtol:g}" + (f", atol={atol:g}" if atol >= 1e-100 else "")
+
+
+# --- Saying that a check passed ---------------------------------------------------------
+#: The visible checks running now (a check may call another): what each has compared.
+_RUNNING: list[dict] = []
+
+
+def tally(values: int, rtol: float | None = None) -> None:
+    """Record that ``values`` values were compared (within ``rtol``) by the running check."""
+    if _RUNNING:
+        _RUNNING[-1]["values"] += int(values)
+        if rtol is not None:
+            _RUNNING[-1]["rtols"].add(float(rtol))
+
+
+def reports(what: str, name: str | None = None):
+    """Decorator for a visible check: when it passes, print one line that says so,
+
+        ✓ NAME: WHAT (N values within rtol R)
+
+    ``name`` is the graded function's name, or None for a check whose ``name`` argument
+    gives it. Only the outermost check prints; hidden checks never print.
+    """
+    def decorate(check):
+        signature = inspect.signature(check)
+
+        @functools.wraps(check)
+        def run(*args, **kwargs):
+            __tracebackhide__ = True
+            _RUNNING.append({"values": 0, "rtols": set()})
+            try:
+                result = check(*args, **kwargs)
+            finally:
+                done = _RUNNING.pop()
+            if not _RUNNING:
+                label = name or signature.bind(*args, **kwargs).arguments.get("name", "")
+                print(passed_line(label, what, done["values"], done["rtols"]))
+            return result
+
+        return run
+
+    return decorate
+
+
+def passed_line(name: str, what: str, values: int = 0, rtols=()) -> str:
+    """'✓ name: what (N values within rtol R)', the count only where values were compared."""
+    count = ""
+    if values:
+        within = ""
+        if rtols:
+            within = " exact" if min(rtols) == 0 else f" within rtol {min(rtols):g}"
+        count = f" ({values} values{within})"
+    return f"✓ {name}: {what}{count}"
 
 
 def call(fn: Callable, name: str, *args: Any, inputs: Mapping[str, Any] | None = None,
@@ -211,12 +301,12 @@ def compare(name: str, got: Any, expected: Any, *, inputs: Mapping[str, Any],
     expected = np.asarray(expected)
     wrong = mismatches(expected, got, rtol, atol)
     if not wrong.any():
+        tally(wrong.size, rtol)
         return
     first = np.unravel_index(int(np.argmax(wrong)), wrong.shape) if wrong.ndim else ()
     at = {k: np.broadcast_to(np.asarray(v), wrong.shape)[first] for k, v in inputs.items()}
     e, g = expected[first], got[first]
     text = hint(at, e, g) if callable(hint) else hint
-    fail(name, f"{int(wrong.sum())} of {wrong.size} values are wrong "
-               f"(rtol={rtol:g}, atol={atol:g}).",
+    fail(name, f"{int(wrong.sum())} of {wrong.size} values are wrong ({tolerance(rtol, atol)}).",
          f"first mismatch at {describe_inputs(at)}: expected {fmt(e)}, got {fmt(g)}",
          hint=text)

@@ -19,7 +19,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from course_utils.checks._core import call, call_repeated, compare, describe_inputs, fail, fmt
+from course_utils.checks._core import (
+    call,
+    call_repeated,
+    compare,
+    describe_inputs,
+    fail,
+    fmt,
+    reports,
+)
 from course_utils.units import ACTIVATIONS, relu, tanh_grad
 
 __all__ = [
@@ -175,6 +183,7 @@ def _where_net(x, weights, sigma_name):
 # mlp_forward
 
 
+@reports("outputs and cache", "mlp_forward")
 def check_mlp_forward(mlp_forward: Callable) -> None:
     """Values of ``mlp_forward(x, weights, sigma)``: a fixture, linear and one-layer networks."""
     __tracebackhide__ = True
@@ -207,6 +216,7 @@ def check_mlp_forward(mlp_forward: Callable) -> None:
             hint="a one-layer network is sigma(x @ W.T).")
 
 
+@reports("non-square layers, N = 1, inputs untouched", "mlp_forward")
 def check_mlp_forward_shape(mlp_forward: Callable) -> None:
     """Shapes for non-square layers and N = 1, float64 out, inputs not modified in place."""
     __tracebackhide__ = True
@@ -318,6 +328,7 @@ def _compare_backward(grads, dx, expected_grads, expected_dx, weights, x, where,
             rtol=rtol, atol=atol, hint=f"{source}{hint}")
 
 
+@reports("gradients against the fixture and central differences", "mlp_backward")
 def check_mlp_backward(mlp_backward: Callable, mlp_forward: Callable) -> None:
     """Gradients of ``mlp_backward``: a fixture, then central differences of your forward."""
     __tracebackhide__ = True
@@ -345,6 +356,7 @@ def check_mlp_backward(mlp_backward: Callable, mlp_forward: Callable) -> None:
                           source="against central differences of your mlp_forward: ")
 
 
+@reports("one gradient per layer, dL_dx shaped like x, inputs untouched", "mlp_backward")
 def check_mlp_backward_shape(mlp_backward: Callable, mlp_forward: Callable) -> None:
     """Shapes for non-square layers and N = 1; cache, dL_dy and weights left untouched."""
     __tracebackhide__ = True
@@ -478,6 +490,7 @@ def _statistics(name, samples, variance, formula, where, fans=None):
              hint="draw from a normal distribution (rng.normal), not a uniform or truncated one.")
 
 
+@reports("mean, variance and shape of the draws")
 def check_init_statistics(fn: Callable, name: str) -> None:
     """``fn(fan_in, fan_out, rng)`` draws W (fan_out, fan_in) ~ N(0, variance) entrywise.
 
@@ -494,6 +507,7 @@ def check_init_statistics(fn: Callable, name: str) -> None:
         _statistics(name, W, variance_of(fan_in, fan_out), formula, where, (fan_in, fan_out))
 
 
+@reports("shape, dtype, every draw from rng")
 def check_init_rng(fn: Callable, name: str) -> None:
     """Shape (fan_out, fan_in), float64; every draw comes from ``rng``.
 
@@ -568,6 +582,7 @@ def _norms_hint(got, expected):
             "layer by layer), then x = rng.standard_normal((32, width)).")
 
 
+@reports("norms of tanh, ReLU and sigmoid networks", "layer_gradient_norms")
 def check_layer_gradient_norms(fn: Callable) -> None:
     """Three small networks (tanh, ReLU, sigmoid) against fixtures, seeds fixed."""
     __tracebackhide__ = True
@@ -579,6 +594,7 @@ def check_layer_gradient_norms(fn: Callable) -> None:
                 rtol=RTOL, atol=ATOL, hint=_norms_hint(got, expected))
 
 
+@reports("init called per layer with rng, sigma_grad used", "layer_gradient_norms")
 def check_layer_gradient_norms_params(fn: Callable) -> None:
     """Every parameter is used: init called depth times on rng, sigma_grad, the seed."""
     __tracebackhide__ = True

@@ -40,6 +40,8 @@ from course_utils.checks._core import (
     fail,
     fmt,
     mismatches,
+    reports,
+    tally,
 )
 from course_utils.checks.specs import (
     DERIVATIVE_GRID,
@@ -228,6 +230,7 @@ def _compare(spec: Spec, name: str, z: np.ndarray, row: Row, got: np.ndarray,
     rtol, atol = RTOL[np.dtype(dtype)], spec.atol[np.dtype(dtype)]
     wrong = mismatches(expected, got, rtol, atol)
     if not wrong.any():
+        tally(wrong.size, rtol)
         return
     if hint is None:
         hint = _diagnose(spec, name, z, row, got, expected, wrong, others)
@@ -280,6 +283,7 @@ def _main_row(spec: Spec, rows: Sequence[Row]) -> int:
     return [dict(r) for r in rows].index(defaults) if defaults is not None else 0
 
 
+@reports("values on the grid, every parameter")
 def check_values(fn: Callable, name: str) -> None:
     r"""Values of ``fn`` on a float64 grid against the shipped reference values.
 
@@ -318,6 +322,7 @@ def check_values(fn: Callable, name: str) -> None:
     _check_default(fn, name, spec, z, F64, rows, list(expected))
 
 
+@reports("extremes, no warning")
 def check_edge_cases(fn: Callable, name: str) -> None:
     r"""Extreme inputs in float64 and float32: no warning, the right values and limits.
 
@@ -349,6 +354,7 @@ def check_edge_cases(fn: Callable, name: str) -> None:
             _compare(spec, name, z, row, got, expected[i], dtype)
 
 
+@reports("dtype and shape kept, a new array, input untouched")
 def check_dtype_shape(fn: Callable, name: str) -> None:
     r"""float32 in, float32 out; 0-d, Python scalar, 2-D and 3-D inputs; a new array.
 
@@ -401,6 +407,7 @@ def _central_step(z: np.ndarray) -> np.ndarray:
     return (z + h) - z
 
 
+@reports("agrees with central differences of your forward function")
 def check_derivative(grad_fn: Callable, fn: Callable, name: str) -> None:
     r"""The learner's derivative agrees with central differences of the learner's forward.
 
@@ -526,6 +533,7 @@ def _check_prelu_grad_a_case(fn: Callable, z: np.ndarray, a: float, upstream: np
              hint=_prelu_grad_a_hint(z, a, upstream, got, expected))
 
 
+@reports("the sum over all positions, 1-D and N-D", "prelu_grad_a")
 def check_prelu_grad_a(fn: Callable) -> None:
     r"""``prelu_grad_a(z, a, upstream) -> float``: dL/da summed over all positions.
 
@@ -598,6 +606,7 @@ def _nd_compare(got: np.ndarray, f: Callable, f_text: str, z: np.ndarray, h: flo
             hint=hint)
 
 
+@reports("central differences, vectorised, float64, uses h", "numerical_derivative")
 def check_numerical_derivative(fn: Callable) -> None:
     r"""``numerical_derivative(f, z, h=1e-5)`` is the central difference, vectorised.
 
@@ -623,6 +632,7 @@ def check_numerical_derivative(fn: Callable) -> None:
                 np.asarray(np.exp(0.3)), 1e-8, h_given=False)
 
 
+@reports("equals Delta(z) * swish(z) + mish(z) / z, and 0.6 at z = 0", "mish_grad")
 def check_mish_identity(mish_grad: Callable, mish_delta: Callable, swish: Callable,
                         mish: Callable) -> None:
     r"""The note's identity holds for the learner's own functions.

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.checks._core import call, compare, fail, fmt
+from course_utils.checks._core import call, compare, fail, fmt, reports
 from course_utils.units import relu as _relu
 
 __all__ = [
@@ -220,6 +220,7 @@ def _check_collapse_case(fn: Callable, weights: list[Array], biases: list[Array]
     _compare_array(_COLLAPSE, "b", b, b_exp, rtol=rtol, hint=_collapse_hint_b(weights, biases))
 
 
+@reports("A and b match the stack run layer by layer", "collapse_linear_stack")
 def check_collapse_linear_stack_values(fn: Callable) -> None:
     """A and b equal the stack read off layer by layer, for three ordinary stacks."""
     __tracebackhide__ = True
@@ -228,6 +229,7 @@ def check_collapse_linear_stack_values(fn: Callable) -> None:
         _check_collapse_case(fn, *_random_stack(rng, sizes))
 
 
+@reports("one layer, 12 layers of size 1, a bottleneck, zero biases", "collapse_linear_stack")
 def check_collapse_linear_stack_edges(fn: Callable) -> None:
     """One layer; a deep 1x1 stack; a bottleneck; zero biases; inputs left unchanged."""
     __tracebackhide__ = True
@@ -253,6 +255,7 @@ def check_collapse_linear_stack_edges(fn: Callable) -> None:
                        _describe_stack(weights))
 
 
+@reports("new arrays of the right shapes, dtype kept", "collapse_linear_stack")
 def check_collapse_linear_stack_dtype(fn: Callable) -> None:
     """A pair of new arrays (n_L, n_0) and (n_L,); float64 and float32 preserved."""
     __tracebackhide__ = True
@@ -388,6 +391,7 @@ def _check_features_case(fn: Callable, x: Array, W1: Array, b1: Array, sigma: Ca
                    hint=lambda at, e, g: _features_hint(x, W1, b1, sigma, H))
 
 
+@reports("H for 7 examples and 5 units, four sigmas", "hidden_features")
 def check_hidden_features_values(fn: Callable) -> None:
     """H on a batch of 7 examples in 3-D, 5 units, for four different sigmas."""
     __tracebackhide__ = True
@@ -399,6 +403,7 @@ def check_hidden_features_values(fn: Callable) -> None:
         _check_features_case(fn, x, W1, b1, sigma, sigma_name)
 
 
+@reports("N = m = d = 1, sigma as an object and the identity", "hidden_features")
 def check_hidden_features_edges(fn: Callable) -> None:
     """N = 1, m = 1, d = 1; sigma as a callable object and as the identity; inputs unchanged."""
     __tracebackhide__ = True
@@ -420,6 +425,7 @@ def check_hidden_features_edges(fn: Callable) -> None:
                        "x (4, 2), W1 (3, 2), b1 (3,)")
 
 
+@reports("an (N, m) array, dtype kept", "hidden_features")
 def check_hidden_features_dtype(fn: Callable) -> None:
     """H is an (N, m) array in the inputs' dtype (float64 and float32)."""
     __tracebackhide__ = True
@@ -531,6 +537,7 @@ def _check_fit_case(fn: Callable, H: Array, w: Array, y: Array, what: str, *,
         _compare_array(_FIT, f"W2, {what}", W2, w, rtol=rtol, hint=_fit_hint)
 
 
+@reports("tall and square problems, one and three outputs", "fit_output_layer")
 def check_fit_output_layer_values(fn: Callable) -> None:
     """Overdetermined full-rank problems whose least-squares answer is known exactly."""
     __tracebackhide__ = True
@@ -540,6 +547,7 @@ def check_fit_output_layer_values(fn: Callable) -> None:
     _check_fit_case(fn, *_fit_problem(rng, 12, 12, None, residual=0.0), "a square H")
 
 
+@reports("repeated units, rank-deficient, more units than points", "fit_output_layer")
 def check_fit_output_layer_edges(fn: Callable) -> None:
     """Rank-deficient H, more units than examples, an ill-conditioned H; inputs unchanged."""
     __tracebackhide__ = True
@@ -560,6 +568,7 @@ def check_fit_output_layer_edges(fn: Callable) -> None:
     _require_unchanged(_FIT, ["H", "y"], before, [H, y], "H (20, 4), y (20, 2)")
 
 
+@reports("W2 shaped like y, dtype kept", "fit_output_layer")
 def check_fit_output_layer_dtype(fn: Callable) -> None:
     """W2 is (m,) for y (N,), (m, D) for y (N, D), (m, 1) for y (N, 1); dtype preserved."""
     __tracebackhide__ = True
@@ -643,6 +652,7 @@ def _check_sup_case(fn: Callable, f: Callable, g: Callable, xs: Array, expected:
 _SUP_HINT = "the largest distance |f(x) - g(x)| over the grid, whichever function is larger."
 
 
+@reports("scalar and vector outputs", "sup_error")
 def check_sup_error_values(fn: Callable) -> None:
     """Scalar and vector outputs, the largest gap where f < g, on several grids."""
     __tracebackhide__ = True
@@ -667,6 +677,7 @@ def check_sup_error_values(fn: Callable) -> None:
                     "over points.")
 
 
+@reports("f = g, one point, a 2-D grid, nan propagates", "sup_error")
 def check_sup_error_edges(fn: Callable) -> None:
     """f = g gives 0; one grid point; a 2-D grid; nan propagates; the given grid is used."""
     __tracebackhide__ = True
@@ -705,6 +716,7 @@ def check_sup_error_edges(fn: Callable) -> None:
     _require_unchanged(_SUP, ["xs"], [before], [grid], "f = sin, g = cos")
 
 
+@reports("a Python float", "sup_error")
 def check_sup_error_dtype(fn: Callable) -> None:
     """A Python float, also for float32 values and for (N, 1) outputs."""
     __tracebackhide__ = True

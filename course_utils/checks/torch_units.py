@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.checks._core import call, compare, fail, fmt
+from course_utils.checks._core import call, compare, fail, fmt, reports
 from course_utils.memory import saved_for_backward, tensor_attributes
 
 __all__ = [
@@ -182,6 +182,7 @@ _SWISH_BETA_HINT = ("beta is shared by every position: its gradient sums "
                     "upstream * d(swish)/d(beta) over all of them.")
 
 
+@reports("forward values, several beta", "SwishFunction")
 def check_swish_function_values(SwishFunction) -> None:
     r"""``SwishFunction.apply(x, beta)`` equals x * sigmoid(beta * x) (``F.silu`` at beta = 1).
 
@@ -200,6 +201,7 @@ def check_swish_function_values(SwishFunction) -> None:
                 hint="swish(x) = x * sigmoid(beta * x): is beta used, and inside the sigmoid?")
 
 
+@reports("gradient with respect to x, gradcheck", "SwishFunction")
 def check_swish_function_grad_x(SwishFunction) -> None:
     r"""backward's gradient with respect to x, against autograd of x * sigmoid(beta * x).
 
@@ -221,6 +223,7 @@ def check_swish_function_grad_x(SwishFunction) -> None:
     _gradcheck(lambda x: fn.apply(x, torch.tensor(1.5, dtype=F64)), name)
 
 
+@reports("gradient with respect to beta, gradcheck", "SwishFunction")
 def check_swish_function_grad_beta(SwishFunction) -> None:
     r"""backward's gradient with respect to beta (summed over positions), against autograd.
 
@@ -281,6 +284,7 @@ def _check_saved(fn, name, args, allowed, needs):
              hint=f"backward needs {needs}: save it with ctx.save_for_backward.")
 
 
+@reports("saves only x and beta", "SwishFunction")
 def check_swish_function_saved(SwishFunction) -> None:
     r"""forward saves only x and beta (measured with saved-tensor hooks), nothing on ctx."""
     __tracebackhide__ = True
@@ -320,6 +324,7 @@ def _check_dtype_shape(fn, name, extra=()):
                 fail(name, "returned its input's memory.", hint="return a new tensor.")
 
 
+@reports("dtype and shape kept, inputs untouched", "SwishFunction")
 def check_swish_function_dtype_shape(SwishFunction) -> None:
     r"""float32 and float64, shapes (), (7,), (3, 4), (2, 3, 4): output and gradient keep the
     input's shape and dtype; neither x nor upstream is modified in place."""
@@ -333,6 +338,7 @@ def _edge_points(dtype):
     return torch.tensor(values, dtype=dtype)
 
 
+@reports("extremes, finite and exact", "SwishFunction")
 def check_swish_function_edges(SwishFunction) -> None:
     r"""Extreme inputs (|x| up to 1e4, around exp's overflow at 88.7, tiny, -0.0), float32 and
     float64, beta in {1, 2}: finite, accurate values and gradients w.r.t. x and beta."""
@@ -385,6 +391,7 @@ def _mish_grads(fn, x, up, inputs):
     return y, _require_grad("MishFunction", gx, "x", "return the gradient w.r.t. x.")
 
 
+@reports("forward values equal F.mish", "MishFunction")
 def check_mish_function_values(MishFunction) -> None:
     r"""``MishFunction.apply(x)`` equals ``F.mish(x)``: float64, 30 points in [-6, 6] with 0."""
     __tracebackhide__ = True
@@ -395,6 +402,7 @@ def check_mish_function_values(MishFunction) -> None:
             hint="mish(x) = x * tanh(softplus(x)), softplus(x) = ln(1 + e^x).")
 
 
+@reports("gradient with respect to x, gradcheck", "MishFunction")
 def check_mish_function_grad(MishFunction) -> None:
     r"""backward against autograd of ``F.mish``: float64 grid with 0, fixed upstream with both
     signs; then ``torch.autograd.gradcheck``."""
@@ -410,6 +418,7 @@ def check_mish_function_grad(MishFunction) -> None:
     _gradcheck(fn.apply, name)
 
 
+@reports("saves only its input", "MishFunction")
 def check_mish_function_saved(MishFunction) -> None:
     r"""forward saves only its input (measured with saved-tensor hooks), nothing on ctx."""
     __tracebackhide__ = True
@@ -418,6 +427,7 @@ def check_mish_function_saved(MishFunction) -> None:
     _check_saved(fn, "MishFunction", (x,), x.nbytes, "x")
 
 
+@reports("dtype and shape kept, inputs untouched", "MishFunction")
 def check_mish_function_dtype_shape(MishFunction) -> None:
     r"""float32 and float64, shapes (), (7,), (3, 4), (2, 3, 4): output and gradient keep the
     input's shape and dtype; neither x nor upstream is modified in place."""
@@ -425,6 +435,7 @@ def check_mish_function_dtype_shape(MishFunction) -> None:
     _check_dtype_shape(_function_class(MishFunction, "MishFunction"), "MishFunction")
 
 
+@reports("extremes, finite and exact", "MishFunction")
 def check_mish_function_edges(MishFunction) -> None:
     r"""Extreme inputs (|x| up to 1e4, around exp's overflow, tiny, -0.0), float32 and
     float64: finite, accurate values and gradients."""
@@ -503,6 +514,7 @@ def _fixed_swish(beta):
     return oracle
 
 
+@reports("values and gradients, no trainable parameter", "Swish")
 def check_swish_module(Swish) -> None:
     r"""``Swish(beta=..., learnable=False)``: values and gradients of x * sigmoid(beta * x)
     for beta in {1 (default), 0.5, 2}, float32 and float64, and no trainable parameters."""
@@ -519,6 +531,7 @@ def check_swish_module(Swish) -> None:
                                  "Swish should call SwishFunction.apply(x, beta) with its beta.")
 
 
+@reports("beta is one learned parameter and gets its gradient", "Swish")
 def check_swish_module_learnable(Swish) -> None:
     r"""``Swish(beta=b, learnable=True)`` holds beta as one ``nn.Parameter`` starting at b, and
     backward fills its ``.grad`` with the gradient w.r.t. beta."""
@@ -547,6 +560,7 @@ def check_swish_module_learnable(Swish) -> None:
                 hint=_grad_hint("beta", _SWISH_BETA_HINT))
 
 
+@reports("values and gradients of F.mish, no parameters", "Mish")
 def check_mish_module(Mish) -> None:
     r"""``Mish()``: values and gradients of ``F.mish``, float32 and float64, no parameters."""
     __tracebackhide__ = True
@@ -576,6 +590,7 @@ def _prelu_slope(module, label):
     return slope
 
 
+@reports("values and gradients with several slopes", "PReLU")
 def check_prelu_module(PReLU) -> None:
     r"""``PReLU()`` computes z if z >= 0 else a * z with its slope a, for slopes 0.25, 0.1,
     2.0, -0.5: values and gradients w.r.t. x (away from the kink) on 1-D and 2-D inputs."""
@@ -591,6 +606,7 @@ def check_prelu_module(PReLU) -> None:
                                  "negative inputs are multiplied by the slope parameter.")
 
 
+@reports("one slope per layer, starting at 0.25, summed gradient", "PReLU")
 def check_prelu_parameter(PReLU) -> None:
     r"""``PReLU()`` holds one slope (one value, an ``nn.Parameter``) starting at 0.25, each
     instance its own; backward gives dL/da = sum of upstream * z over positions with z < 0."""

@@ -101,7 +101,9 @@ def test_a_typed_solution_turns_the_test_green(notebook, shots):
         test = cell(page, first_line)
         run_cell(page, test)
         assert errors(test) == "", f"{first_line}: {errors(test)}"
-        expect(test.locator(".jp-OutputArea-output")).to_have_count(0)  # passing = silent
+        # passing says so, in one line on stdout: never a red stderr block
+        expect(test.locator(".jp-OutputArea-output")).to_contain_text("✓ sigmoid:")
+        expect(test.locator(STDERR)).to_have_count(0)
     exercise.scroll_into_view_if_needed()
     shots(page, "student_04_solution_passes", keep=True)
 
