@@ -89,9 +89,11 @@ def convention_problems(nb, name: str) -> list[str]:
     * a written answer is followed by a locked cell with the mark scheme, and nothing
       outside its markers (so every release shows the same empty locked cell there);
     * edge-case cells (grade ids ending in ``_edges`` or ``_dtype``) carry at most a quarter
-      of the autograded points: most points reward the idea.
+      of the autograded points: most points reward the idea;
+    * headings hold no LaTeX (JupyterLab's table of contents shows it raw), and the notebook
+      stores the kernel's whole ``language_info`` (else opening it marks it unsaved).
     """
-    problems = weighting_problems(nb, name)
+    problems = weighting_problems(nb, name) + polish_problems(nb, name)
     for index, cell in enumerate(nb.cells):
         meta = nbgrader_meta(cell)
         gid = meta.get("grade_id", f"cell {index}")
@@ -108,6 +110,30 @@ def convention_problems(nb, name: str) -> list[str]:
             elif _drop_regions(scheme.source, *MARKERS["mark scheme"]).strip(" \n=*"):
                 problems.append(f"{name}: the mark-scheme cell after {gid!r} has text outside "
                                 "its markers; the release would show it. Move it inside.")
+    return problems
+
+
+#: What an IPython kernel reports as language_info; stored so that opening is not an edit.
+LANGUAGE_INFO_KEYS = ("codemirror_mode", "file_extension", "mimetype", "name",
+                      "nbconvert_exporter", "pygments_lexer", "version")
+
+
+def polish_problems(nb, name: str) -> list[str]:
+    """No LaTeX in headings; the whole language_info stored."""
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            if line.startswith("#") and "$" in line:
+                problems.append(f"{name}: the heading {line.strip()!r} (cell {index}) holds "
+                                "LaTeX, which the table of contents shows raw; write it in words.")
+    info = nb.metadata.get("language_info", {})
+    missing = [key for key in LANGUAGE_INFO_KEYS if key not in info]
+    if missing:
+        problems.append(f"{name}: the notebook's language_info lacks {', '.join(missing)}: "
+                        "JupyterLab adds them on opening and marks the notebook unsaved. Run it "
+                        "once in a kernel and save, or copy them from a notebook that has them.")
     return problems
 
 

@@ -90,7 +90,10 @@ def test_plot_units_one_panel_per_unit_with_the_value_at_zero():
     assert titles == list(units)
     relu_ax = fig.axes[1]
     labels = relu_ax.get_legend_handles_labels()[1]
-    assert "ReLU'(0) = 1" in labels  # the note's convention is visible in the figure
+    assert "f'(0) = 1" in labels  # the note's convention is visible in the figure
+    for ax in fig.axes:  # labels are written, never a name glued to "(z)"
+        assert not any(label.endswith(")(z)") or "'(z)" in label.split("its")[0]
+                       for label in ax.get_legend_handles_labels()[1])
 
 
 def test_plot_units_refuses_nothing_to_draw():

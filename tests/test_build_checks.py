@@ -120,6 +120,27 @@ def test_the_conventions_catch_a_formula_and_a_missing_mark_scheme():
     assert "does not end in a call" in "\n".join(bc.convention_problems(nb, "x"))
 
 
+def test_conventions_catch_edge_heavy_points_latex_headings_and_missing_language_info():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    meta = {"grade": True, "solution": False, "locked": True}
+    nb.cells = [
+        nbformat.v4.new_code_cell("# f: values\nfrom course_utils.checks import check_values\n\n"
+                                  "check_values(f, 'f')",
+                                  metadata={"nbgrader": {**meta, "grade_id": "f_values",
+                                                         "points": 1}}),
+        nbformat.v4.new_code_cell("# f: extremes\nfrom course_utils.checks import check_edge_cases"
+                                  "\n\ncheck_edge_cases(f, 'f')",
+                                  metadata={"nbgrader": {**meta, "grade_id": "f_edges",
+                                                         "points": 1}}),
+        nbformat.v4.new_markdown_cell("## The role of $\\beta$"),
+    ]
+    problems = "\n".join(bc.convention_problems(nb, "x"))
+    assert "edge-case cells carry 1 of 2 autograded points (50%)" in problems
+    assert "holds LaTeX" in problems and "language_info lacks" in problems
+
+
 @pytest.mark.parametrize("name", [n for n in IDS if n in REAL])
 def test_points_match_course_map(name):
     readme = REPO / "README.md"

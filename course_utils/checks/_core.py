@@ -281,6 +281,52 @@ def mismatches(expected: np.ndarray, got: np.ndarray, rtol: float, atol: float) 
     return ~((close & finite_both) | same_special)
 
 
+def kind_of(value: Any) -> str:
+    """What sort of input ``value`` is, for telling apart the ways a function fails:
+    'nan', '+inf', '-inf', 'zero', 'subnormal', 'huge' (|z| >= 1e4), 'tail' (|z| >= 20) or
+    'ordinary'."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "ordinary"
+    if np.isnan(v):
+        return "nan"
+    if np.isinf(v):
+        return "+inf" if v > 0 else "-inf"
+    if v == 0:
+        return "zero"
+    if abs(v) < np.finfo(np.float64).tiny or (isinstance(value, np.floating)
+                                             and abs(v) < np.finfo(value.dtype).tiny):
+        return "subnormal"
+    if abs(v) >= 1e4:
+        return "huge"
+    return "tail" if abs(v) >= 20 else "ordinary"
+
+
+#: How many further kinds of wrong input a message names after the first mismatch.
+MORE_KINDS = 2
+
+
+def other_kinds(where: list, inputs: Mapping[str, Any], expected: np.ndarray, got: np.ndarray,
+                seen: str) -> list[str]:
+    """'also wrong at ...' lines: the first mismatch of each other kind of input (nan, inf,
+    subnormal, huge, ...), at most ``MORE_KINDS``, so that a learner who fails at nan and
+    at -inf sees both, not only the first."""
+    lines, kinds = [], {seen}
+    shape = expected.shape
+    for index in where[1:]:
+        at = {k: np.broadcast_to(np.asarray(v), shape)[index] for k, v in inputs.items()}
+        kind = kind_of(next(iter(at.values()), None))
+        if kind in kinds:
+            continue
+        kinds.add(kind)
+        lines.append(f"also wrong at {describe_inputs(at)} ({kind} input): "
+                     f"expected {fmt(expected[index])}, got {fmt(got[index])}")
+        if len(lines) == MORE_KINDS:
+            break
+    return lines
+
+
 def compare(name: str, got: Any, expected: Any, *, inputs: Mapping[str, Any],
             rtol: float, atol: float = 0.0, hint: str | Callable[..., str | None] | None = None,
             ) -> None:
@@ -303,10 +349,12 @@ def compare(name: str, got: Any, expected: Any, *, inputs: Mapping[str, Any],
     if not wrong.any():
         tally(wrong.size, rtol)
         return
-    first = np.unravel_index(int(np.argmax(wrong)), wrong.shape) if wrong.ndim else ()
+    where = list(zip(*np.nonzero(wrong), strict=True)) if wrong.ndim else [()]
+    first = where[0]
     at = {k: np.broadcast_to(np.asarray(v), wrong.shape)[first] for k, v in inputs.items()}
     e, g = expected[first], got[first]
     text = hint(at, e, g) if callable(hint) else hint
     fail(name, f"{int(wrong.sum())} of {wrong.size} values are wrong ({tolerance(rtol, atol)}).",
          f"first mismatch at {describe_inputs(at)}: expected {fmt(e)}, got {fmt(g)}",
+         *other_kinds(where, inputs, expected, got, kind_of(next(iter(at.values()), None))),
          hint=text)

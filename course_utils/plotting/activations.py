@@ -53,21 +53,24 @@ def plot_units(units: Mapping[str, tuple[Fn, Fn]], z: np.ndarray | None = None) 
     z = _grid() if z is None else np.asarray(z, dtype=np.float64)
     ncols = min(3, len(units))
     nrows = -(-len(units) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.3 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows), squeeze=False)
     for ax, (name, (f, f_grad)) in zip(axes.flat, units.items(), strict=False):
-        ax.plot(z, f(z), label=f"{name}(z)")
+        # The panel's title names the unit; the legend says which curve is which, in words
+        # (a name such as "PReLU (a = 0.25)" cannot be glued to "(z)").
+        ax.plot(z, f(z), label="the unit f(z)")
         # A kink is drawn as a jump, not as a steep line through it.
         grad = np.asarray(f_grad(z), dtype=np.float64)
         jumps = np.abs(np.diff(grad)) > 0.5
         grad_line = grad.copy()
         grad_line[1:][jumps] = np.nan
-        ax.plot(z, grad_line, "--", label=f"{name}'(z)")
+        ax.plot(z, grad_line, "--", label="its derivative f'(z)")
         at0 = float(np.asarray(f_grad(np.zeros(1)))[0])
-        ax.plot([0.0], [at0], "o", color="C1", label=f"{name}'(0) = {at0:g}")
+        ax.plot([0.0], [at0], "o", color="C1", label=f"f'(0) = {at0:g}")
         ax.axhline(0.0, color="0.8", lw=0.8, zorder=0)
         ax.axvline(0.0, color="0.8", lw=0.8, zorder=0)
-        ax.set(title=name, xlabel="z", ylabel="value")
-        ax.legend(fontsize="small")
+        ax.set_title(name, fontsize=12)
+        ax.set(xlabel="z", ylabel="value")
+        ax.legend(fontsize=10)
     for ax in list(axes.flat)[len(units):]:
         ax.set_visible(False)
     fig.suptitle("Each unit and its derivative")
