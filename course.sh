@@ -5,6 +5,7 @@
 #   ./course.sh test    set up, then run the whole test suite
 #   ./course.sh lab     set up, then open JupyterLab on the student notebooks (release/)
 #   ./course.sh grade NOTEBOOK   self-grade one notebook you worked on (hidden tests included)
+#   ./course.sh progress         every visible test of release/'s notebooks, per exercise
 #
 # Setup is idempotent: a virtual environment in .venv with the pinned packages of
 # pyproject.toml, reinstalled only when pyproject.toml or setup.py change.
@@ -59,6 +60,16 @@ case "$cmd" in
             set -- "$start_dir/$1" "${@:2}"
         fi
         exec .venv/bin/python -m autograder selfgrade "$@" ;;
+    progress)
+        setup
+        args=()
+        for notebook in "$@"; do  # paths are meant relative to where the command was typed
+            if [[ $notebook != /* ]] && [ -e "$start_dir/$notebook" ]; then
+                notebook="$start_dir/$notebook"
+            fi
+            args+=("$notebook")
+        done
+        exec .venv/bin/python -m autograder progress "${args[@]}" ;;
     help | -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) echo "course.sh: unknown command '$cmd'; try ./course.sh help" >&2; exit 2 ;;
 esac

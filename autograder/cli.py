@@ -10,6 +10,7 @@
     export [--to grades.csv]      grades as CSV, saying which still need manual grading
     report ASSIGNMENT             pass rate per exercise across the class, table and PNG
     selfgrade NOTEBOOK            grade one notebook in a scratch course (for self-learners)
+    progress [NOTEBOOK ...]       where a learner stands: visible tests only, nothing written
     demo                          the whole pipeline on bundled example submissions
 
 The stock ``nbgrader`` commands work from the course root too; they read the same
@@ -82,6 +83,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", type=Path, default=None,
                    help="scratch course directory (default .selfgrade/ in the course root)")
     _isolation_flag(p)
+
+    p = sub.add_parser("progress", help="run every visible test of your notebooks, per exercise")
+    p.add_argument("notebooks", nargs="*", type=Path, metavar="NOTEBOOK",
+                   help="notebooks to run (default: every notebook in release/)")
 
     p = sub.add_parser("demo", help="run the pipeline on bundled example submissions")
     p.add_argument("--workdir", type=Path, default=None,
@@ -277,6 +282,16 @@ def cmd_selfgrade(course: Course, args) -> int:
     return 0
 
 
+def cmd_progress(course: Course, args) -> int:
+    from autograder.learner_progress import notebook_progress
+
+    notebooks = args.notebooks or sorted(course.release.glob("*/*.ipynb"))
+    for path in notebooks:
+        print(f"{path.name}: running it top to bottom (visible tests only) ...", flush=True)
+        print(notebook_progress(path), end="\n\n", flush=True)
+    return 0
+
+
 def cmd_demo(course: Course, args) -> int:
     from autograder import demo
 
@@ -290,5 +305,6 @@ def cmd_demo(course: Course, args) -> int:
 COMMANDS = {
     "build": cmd_build, "collect": cmd_collect, "grade": cmd_grade, "verify": cmd_verify,
     "feedback": cmd_feedback,
-    "export": cmd_export, "report": cmd_report, "selfgrade": cmd_selfgrade, "demo": cmd_demo,
+    "export": cmd_export, "report": cmd_report, "selfgrade": cmd_selfgrade,
+    "progress": cmd_progress, "demo": cmd_demo,
 }
