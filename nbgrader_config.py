@@ -103,11 +103,19 @@ c.Autograde.create_student = True
 # Feedback shows the learner's code, their outputs and the visible tests, never the hidden
 # tests or the mark schemes: neither their source nor tracebacks that quote them.
 c.GenerateFeedback.preprocessors = [
-    "nbgrader.preprocessors.GetGrades",
+    "autograder.feedback.GetGradesAndStatus",
     "autograder.feedback.HideHiddenTests",
     "autograder.outcomes.ShowGradingNotes",
+    "autograder.feedback.RenderMath",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# The course's feedback page (autograder/templates/feedback): test cells named by what they
+# check, written answers "awaiting a person" rather than 0, failures wrapped, math as MathML.
+# Found through the installed package, so that scratch courses (a copy of this file) use it.
+import autograder  # noqa: E402
+
+c.HTMLExporter.extra_template_basedirs = [
+    os.path.join(os.path.dirname(autograder.__file__), "templates")]
 
 # --- Collecting from an LMS download (nbgrader zip_collect) ----------------------------
 # Default file naming: <student_id>_<notebook>.ipynb, or <student_id>/<notebook>.ipynb,

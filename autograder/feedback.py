@@ -10,6 +10,15 @@ the scores, and removes:
 - the ``BEGIN MARK SCHEME`` ... ``END MARK SCHEME`` regions of every cell;
 - every traceback frame that quotes a line of a hidden region; the error's own message
   (what the check says to the learner) stays.
+
+Two more preprocessors make the page one a student can act on (the template is
+``autograder/templates/feedback/index.html.j2``, nbgrader's with these changes):
+
+- ``GetGradesAndStatus`` (nbgrader's ``GetGrades``, and more): each test cell is named by its
+  own first comment line ("sigmoid: values on a grid ..."), not "Test cell"; a written
+  answer reads "awaiting a person" or "not answered" until a person grades it, never 0 / 3;
+- ``RenderMath``: the LaTeX of markdown cells becomes MathML (``latex2mathml``), which
+  browsers render themselves: the page needs no MathJax from a CDN, so math shows offline.
 """
 
 from __future__ import annotations
@@ -18,7 +27,12 @@ import re
 
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
-from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, NbGraderPreprocessor
+from nbgrader.preprocessors import (
+    ClearHiddenTests,
+    ClearMarkScheme,
+    GetGrades,
+    NbGraderPreprocessor,
+)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # IPython's context lines: "---->  4 code" or "      5 code".
@@ -84,4 +98,68 @@ class HideHiddenTests(NbGraderPreprocessor):
             for output in cell.get("outputs", []):
                 if output.output_type == "error":
                     output.traceback = scrub_traceback(output.traceback, secret)
+        return cell, resources
+
+
+#: What nbgrader leaves in a written answer's cell for the student to replace.
+ANSWER_PLACEHOLDER = "YOUR ANSWER HERE"
+
+
+def test_label(source: str) -> str:
+    """A test cell's name for people: its first ``# comment`` line, else ''."""
+    first = (source.strip().splitlines() or [""])[0]
+    return first[1:].strip() if first.startswith("#") else ""
+
+
+class GetGradesAndStatus(GetGrades):
+    """nbgrader's ``GetGrades``, plus what the feedback template shows instead of bare
+    numbers: ``label`` (a test cell's comment line) and ``status`` of a written answer
+    ("awaiting a person", "not answered"; absent once a person has graded it)."""
+
+    def _get_score(self, cell: NotebookNode, resources: ResourcesDict) -> None:
+        super()._get_score(cell, resources)
+        meta = cell.metadata.nbgrader
+        if cell.cell_type == "code" and not meta.get("solution"):
+            meta["label"] = test_label(cell.source)
+        if cell.cell_type == "markdown" and meta.get("solution"):
+            grade = self.gradebook.find_grade(meta["grade_id"], self.notebook_id,
+                                              self.assignment_id, self.student_id)
+            text = cell.source.strip()
+            if not text or text == ANSWER_PLACEHOLDER:
+                meta["status"] = "not answered"
+            elif grade.manual_score is None and grade.needs_manual_grade:
+                meta["status"] = "awaiting a person"
+
+
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
+_MATH = re.compile(r"\$\$(.+?)\$\$|\$([^$\n]+?)\$", re.S)
+
+
+def math_to_mathml(markdown: str) -> str:
+    """``markdown`` with its ``$...$`` and ``$$...$$`` LaTeX as MathML (code spans left as
+    they are); an expression latex2mathml cannot convert stays as written."""
+    from latex2mathml.converter import convert
+
+    def one(match: re.Match) -> str:
+        block, tex = match.group(1) is not None, match.group(1) or match.group(2)
+        try:
+            return convert(tex.strip(), display="block" if block else "inline")
+        except Exception:  # noqa: BLE001 (any failure: keep the source)
+            return match.group(0)
+
+    pieces, last = [], 0
+    for code in _CODE_SPAN.finditer(markdown):
+        pieces.append(_MATH.sub(one, markdown[last:code.start()]))
+        pieces.append(code.group(0))
+        last = code.end()
+    pieces.append(_MATH.sub(one, markdown[last:]))
+    return "".join(pieces)
+
+
+class RenderMath(NbGraderPreprocessor):
+    """The markdown cells' LaTeX as MathML, so that the feedback renders math offline."""
+
+    def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict, cell_index: int):
+        if cell.cell_type == "markdown":
+            cell.source = math_to_mathml(cell.source)
         return cell, resources

@@ -121,6 +121,18 @@ def test_feedback_hides_hidden_tests_and_mark_schemes(course, graded, capsys):
     assert "relu_grad is wrong at the kink" in mistakes  # the check's message stays
 
 
+def test_feedback_names_each_test_reads_written_answers_and_renders_math_offline(course, graded):
+    """The summary names each test cell by what it checks, a written answer no person has
+    graded reads as such (not 0 points), and the math is MathML: no MathJax, no CDN."""
+    assert main(["--root", str(course.root), "feedback", A, "--student", "complete"]) == 0
+    html = course.feedback_html("complete", A).read_text()
+    toc = html[html.index('id="toc"'):html.index("</ol>", html.index('id="toc"'))]
+    assert ">Test cell<" not in toc and "relu_grad: away from the kink" in toc
+    assert "Written answer" in toc and "awaiting a person" in toc
+    assert "<math" in html and "mathjax" not in html.lower() and "cdn" not in html.lower()
+    assert "white-space: pre-wrap" in html  # long failure lines wrap in the page
+
+
 def test_the_recheck_failing_costs_no_points(course, graded, monkeypatch, capsys):
     """The re-check's own failures (its child cannot start, the verifier breaks) are a
     note and a line in the summary; nbgrader's scores stand, the exit status is 0. One
