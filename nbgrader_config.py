@@ -99,6 +99,11 @@ c.OverwriteCells.add_missing_cells = True
 # Students are created on the fly by `autograde` (self-learners, LMS downloads).
 c.Autograde.create_student = True
 
+# --- Validate -------------------------------------------------------------------------
+# The checks' messages are shown wrapped at 88 columns (course_utils.checks); nbgrader's
+# validator indents them by 4 and cuts longer lines, so give it room for both.
+c.Validator.width = 100
+
 # --- Feedback -------------------------------------------------------------------------
 # Feedback shows the learner's code, their outputs and the visible tests, never the hidden
 # tests or the mark schemes: neither their source nor tracebacks that quote them.

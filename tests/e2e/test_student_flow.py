@@ -8,6 +8,8 @@ Validate. A screenshot of each step goes to the screenshots folder (see conftest
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 pytest.importorskip("playwright.sync_api",
@@ -25,6 +27,8 @@ from labui import (  # noqa: E402
     wait_kernel_idle,
 )
 from playwright.sync_api import expect  # noqa: E402
+
+from autograder.course import REPO  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -192,6 +196,52 @@ def test_validate_button(notebook, shots):
     # The unfinished exercises are listed; the one the student solved is not.
     assert "check_numerical_derivative" in text
     assert 'check_values(sigmoid, "sigmoid")' not in text
+    # Every message line fits the dialog whole (the checks wrap at 88 columns; the
+    # validator indents by 4 and cuts only past 100): no hint ends in "...".
+    long = [line for line in text.splitlines() if len(line) > 100 or line.endswith("...")]
+    assert not long, long
     shots(page, "student_07_validate", dialog.locator(".jp-Dialog-content"), keep=True)
     dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
     expect(dialog).to_have_count(0)
+
+
+def test_progress_table_at_the_end(notebook, shots):
+    """The notebook's last cell: every visible test run now, one row per exercise."""
+    page = notebook
+    last = cell(page, "progress()")
+    run_cell(page, last)
+    output = last.locator(".jp-OutputArea-output")
+    expect(output).to_contain_text("exercises pass", timeout=120_000)
+    text = output.inner_text()
+    assert "sigmoid" in text and "passes" in text and "not implemented yet" in text
+    assert errors(last) == ""
+    last.scroll_into_view_if_needed()
+    shots(page, "student_09_progress_table", last, keep=True)
+
+
+def test_selfgrade_feedback_page(browser, student_course, tmp_path, shots):
+    """Self-grading the partly solved notebook: the feedback page names each test, says
+    which written answers are not answered, and renders the math (MathML, offline)."""
+    import subprocess
+    import sys
+
+    mine = student_course / "release" / ASSIGNMENT / NOTEBOOK
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder", "selfgrade", str(mine), "--workdir",
+         str(tmp_path / "selfgrade")], capture_output=True, text=True, timeout=600,
+        cwd=str(REPO), env={**os.environ, "ACTIVATION_UNITS_ISOLATION": "off"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "exercises pass." in done.stdout and "Not answered yet:" in done.stdout
+    html = tmp_path / "selfgrade" / "feedback" / "me" / ASSIGNMENT / f"{ASSIGNMENT}.html"
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.goto(html.as_uri())
+    toc = page.locator("#toc")
+    expect(toc).to_contain_text("sigmoid: values on a grid")
+    expect(toc).to_contain_text("not answered")
+    assert toc.get_by_text("Test cell", exact=True).count() == 0
+    math = page.locator("math").first
+    expect(math).to_be_visible()
+    assert math.bounding_box()["width"] > 0  # laid out by the browser itself, no script
+    shots(page, "student_10_feedback_summary", keep=True)
+    context.close()
