@@ -92,8 +92,8 @@ def run_visible(source: str, namespace: dict) -> str:
         warnings.simplefilter("ignore")
         try:
             exec(compile(source, "<test cell>", "exec"), namespace)
-        except NameError as error:  # the exercise cell has not run in this kernel
-            return _first_line(f"{error}: run its exercise cell first")
+        except NameError:  # the exercise cell has not run in this kernel
+            return "its exercise cell has not run yet"
         except Exception as error:  # a failing check: its message says why
             text = str(error) or type(error).__name__
             return _first_line(text)
@@ -119,22 +119,35 @@ def _this_notebook() -> Path:
         f"{len(here)} in {Path.cwd()}); call progress(notebook='NAME.ipynb').")
 
 
-def status(row: ExerciseProgress) -> str:
-    """'passes', 'not implemented yet', or the first failure (and how many more)."""
+#: The table fits the width of the checks' messages (course_utils.checks: 88 columns).
+WIDTH = 88
+
+
+def status(row: ExerciseProgress, room: int = WIDTH) -> str:
+    """'passes', 'not implemented yet', or why the first failing test fails (and how many
+    more fail), in at most ``room`` characters."""
     if row.passes:
         return "passes"
-    if all(f.endswith("is not implemented yet.") for f in row.failures):
+    reasons = [f.split(": ", 1)[1] if ": " in f else f for f in row.failures]
+    if all(r.endswith("is not implemented yet.") for r in reasons):
         return "not implemented yet"
-    more = f" (+{len(row.failures) - 1} more)" if len(row.failures) > 1 else ""
-    return row.failures[0] + more
+    if all(r == reasons[0] for r in reasons):
+        reasons = reasons[:1]
+    more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
+    first = reasons[0]
+    if len(first) + len(more) > room:
+        first = first[:max(room - len(more) - 3, 10)].rstrip() + "..."
+    return first + more
 
 
 def progress_table(rows: list[ExerciseProgress]) -> str:
     """The table ``progress`` prints, and its closing count."""
     width = max([len("exercise"), *(len(r.name) for r in rows)])
     lines = [f"{'exercise':{width}}  {'points':>9}  status", f"{'-' * width}  {'-' * 9}  {'-' * 6}"]
+    room = WIDTH - width - 13
     for r in rows:
-        lines.append(f"{r.name:{width}}  {f'{r.earned:g} / {r.possible:g}':>9}  {status(r)}")
+        lines.append(f"{r.name:{width}}  {f'{r.earned:g} / {r.possible:g}':>9}  "
+                     f"{status(r, room)}")
     passing = sum(r.passes for r in rows)
     earned, possible = sum(r.earned for r in rows), sum(r.possible for r in rows)
     lines.append(f"{passing} of {len(rows)} exercises pass ({earned:g} of {possible:g} points, "
