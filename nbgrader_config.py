@@ -99,6 +99,25 @@ c.OverwriteCells.add_missing_cells = True
 # Students are created on the fly by `autograde` (self-learners, LMS downloads).
 c.Autograde.create_student = True
 
+# --- Release --------------------------------------------------------------------------
+# nbgrader's steps, with written-answer stubs that name their question (autograder/release.py)
+# so that Validate says which answer is missing.
+c.GenerateAssignment.preprocessors = [
+    "nbgrader.preprocessors.IncludeHeaderFooter",
+    "nbgrader.preprocessors.InstantiateTests",
+    "nbgrader.preprocessors.LockCells",
+    "nbgrader.preprocessors.ClearSolutions",
+    "autograder.release.NameAnswerStubs",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.SaveCells",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.ClearMarkScheme",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
 # --- Validate -------------------------------------------------------------------------
 # The checks' messages are shown wrapped at 88 columns (course_utils.checks); nbgrader's
 # validator indents them by 4 and cuts longer lines, so give it room for both.
@@ -116,11 +135,17 @@ c.GenerateFeedback.preprocessors = [
 ]
 # The course's feedback page (autograder/templates/feedback): test cells named by what they
 # check, written answers "awaiting a person" rather than 0, failures wrapped, math as MathML.
-# Found through the installed package, so that scratch courses (a copy of this file) use it.
+# Found through the installed packages, so that scratch courses (a copy of this file) use it.
+# The setting is every HTMLExporter's, the formgrader's too: nbgrader's own templates
+# ("formgrade" and the rest) stay on the path, after ours.
+import nbgrader.server_extensions.formgrader as _formgrader  # noqa: E402
+
 import autograder  # noqa: E402
 
 c.HTMLExporter.extra_template_basedirs = [
-    os.path.join(os.path.dirname(autograder.__file__), "templates")]
+    os.path.join(os.path.dirname(autograder.__file__), "templates"),
+    os.path.join(os.path.dirname(_formgrader.__file__), "templates"),
+]
 
 # --- Collecting from an LMS download (nbgrader zip_collect) ----------------------------
 # Default file naming: <student_id>_<notebook>.ipynb, or <student_id>/<notebook>.ipynb,

@@ -125,7 +125,7 @@ class GetGradesAndStatus(GetGrades):
             grade = self.gradebook.find_grade(meta["grade_id"], self.notebook_id,
                                               self.assignment_id, self.student_id)
             text = cell.source.strip()
-            if not text or text == ANSWER_PLACEHOLDER:
+            if not text or text.startswith(ANSWER_PLACEHOLDER):
                 meta["status"] = "not answered"
             elif grade.manual_score is None and grade.needs_manual_grade:
                 meta["status"] = "awaiting a person"

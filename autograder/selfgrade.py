@@ -13,6 +13,7 @@ from pathlib import Path
 from autograder import submissions
 from autograder.course import Course, make_scratch
 from autograder.grading import format_table, grade
+from autograder.release import STUB
 from autograder.report import exercise_of_tests
 
 STUDENT = "me"
@@ -91,7 +92,7 @@ def unanswered_ids(submitted: Path, release: Path) -> set[str]:
 
     handed_out = answers(release)
     return {gid for gid, text in answers(submitted).items()
-            if not text or text == handed_out.get(gid, "") or text == "YOUR ANSWER HERE"}
+            if not text or text == handed_out.get(gid, "") or text.startswith(STUB)}
 
 
 def guess_assignment(course: Course, notebook: Path) -> str:

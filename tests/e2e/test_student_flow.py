@@ -200,6 +200,8 @@ def test_validate_button(notebook, shots):
     # validator indents by 4 and cuts only past 100): no hint ends in "...".
     long = [line for line in text.splitlines() if len(line) > 100 or line.endswith("...")]
     assert not long, long
+    # A missing written answer says which question it is (autograder/release.py).
+    assert "YOUR ANSWER HERE (relu_kink_answer, 3 points)" in text
     shots(page, "student_07_validate", dialog.locator(".jp-Dialog-content"), keep=True)
     dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
     expect(dialog).to_have_count(0)
