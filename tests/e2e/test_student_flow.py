@@ -203,6 +203,9 @@ def test_validate_button(notebook, shots):
     # A missing written answer says which question it is (autograder/release.py).
     assert "YOUR ANSWER HERE (relu_kink_answer, 3 points)" in text
     shots(page, "student_07_validate", dialog.locator(".jp-Dialog-content"), keep=True)
+    dialog.get_by_text("YOUR ANSWER HERE (relu_kink_answer").first.scroll_into_view_if_needed()
+    shots(page, "student_07b_validate_written_answer", dialog.locator(".jp-Dialog-content"),
+          keep=True)
     dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
     expect(dialog).to_have_count(0)
 
