@@ -34,6 +34,8 @@ from nbgrader.preprocessors import (
     NbGraderPreprocessor,
 )
 
+from autograder.release import STUB
+
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # IPython's context lines: "---->  4 code" or "      5 code".
 _CONTEXT = re.compile(r"^\s*(-*>)?\s*\d+\s?")
@@ -101,10 +103,6 @@ class HideHiddenTests(NbGraderPreprocessor):
         return cell, resources
 
 
-#: What nbgrader leaves in a written answer's cell for the student to replace.
-ANSWER_PLACEHOLDER = "YOUR ANSWER HERE"
-
-
 def test_label(source: str) -> str:
     """A test cell's name for people: its first ``# comment`` line, else ''."""
     first = (source.strip().splitlines() or [""])[0]
@@ -125,7 +123,7 @@ class GetGradesAndStatus(GetGrades):
             grade = self.gradebook.find_grade(meta["grade_id"], self.notebook_id,
                                               self.assignment_id, self.student_id)
             text = cell.source.strip()
-            if not text or text.startswith(ANSWER_PLACEHOLDER):
+            if not text or text.startswith(STUB):
                 meta["status"] = "not answered"
             elif grade.manual_score is None and grade.needs_manual_grade:
                 meta["status"] = "awaiting a person"
