@@ -114,9 +114,12 @@ def _this_notebook() -> Path:
     here = sorted(p for p in Path.cwd().glob("*.ipynb") if not p.name.startswith("."))
     if len(here) == 1:
         return here[0]
+    if not here:  # grading moves the notebook out of the kernel's folder while it runs
+        raise FileNotFoundError("progress: cannot tell which notebook this is: there is no "
+                                "notebook file beside this kernel (as while it is graded).")
     raise FileNotFoundError(
-        "progress: cannot tell which notebook this is (found "
-        f"{len(here)} in {Path.cwd()}); call progress(notebook='NAME.ipynb').")
+        f"progress: cannot tell which notebook this is ({len(here)} notebooks here); "
+        "call progress(notebook='NAME.ipynb').")
 
 
 #: The table fits the width of the checks' messages (course_utils.checks: 88 columns).
