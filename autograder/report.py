@@ -11,8 +11,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.course import Course, read_notebook
+from autograder.course import Course
 from autograder.grading import format_table
+from course_utils.progress import read_tests
 
 
 @dataclass
@@ -28,16 +29,9 @@ class TestRate:
 
 
 def exercise_of_tests(notebook: str | os.PathLike) -> dict[str, str]:
-    """{test grade id: exercise} in notebook order, from the source notebook."""
-    exercise, owners = None, {}
-    for cell in read_notebook(notebook).cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        gid = meta.get("grade_id", "")
-        if meta.get("solution") and cell.cell_type == "code":
-            exercise = gid.removesuffix("_solution")
-        elif meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
-            owners[gid] = exercise or gid
-    return owners
+    """{test grade id: exercise} in notebook order, from the source notebook (a test belongs
+    to the solution cell above it: ``course_utils.progress.read_tests``)."""
+    return {gid: exercise for exercise, gid, _, _ in read_tests(notebook)}
 
 
 def pass_rates(course: Course, assignment: str) -> list[TestRate]:

@@ -70,13 +70,17 @@ def limits() -> dict[int, int]:
 
 
 # --- What the sandbox shows ------------------------------------------------------------
-def _package_dirs() -> list[str]:
-    """Directories of ``course_utils`` outside the virtualenv (an editable install)."""
+def _course_utils_dirs() -> list[str]:
+    """Every directory ``course_utils`` is imported from."""
     import importlib.util
 
     spec = importlib.util.find_spec("course_utils")
-    dirs = list(spec.submodule_search_locations or []) if spec else []
-    return [d for d in dirs if not d.startswith(sys.prefix)]
+    return list(spec.submodule_search_locations or []) if spec else []
+
+
+def _package_dirs() -> list[str]:
+    """Directories of ``course_utils`` outside the virtualenv (an editable install)."""
+    return [d for d in _course_utils_dirs() if not d.startswith(sys.prefix)]
 
 
 def _ancestors(path: str) -> list[str]:
@@ -88,19 +92,12 @@ def reference_paths() -> list[str]:
     """Where the reference solutions live (``course_utils.reference`` and
     ``reference_torch``), in whichever installation ``course_utils`` is imported from."""
     found = []
-    for directory in [*_package_dirs(), *_installed_package_dirs()]:
+    for directory in _course_utils_dirs():
         for name in ("reference", "reference_torch.py"):
             path = os.path.join(directory, name)
             if os.path.exists(path):
                 found.append(path)
     return list(dict.fromkeys(found))
-
-
-def _installed_package_dirs() -> list[str]:
-    import importlib.util
-
-    spec = importlib.util.find_spec("course_utils")
-    return list(spec.submodule_search_locations or []) if spec else []
 
 
 def bwrap_argv(cwd: str, rw: list[str], command: list[str],

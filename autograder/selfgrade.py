@@ -15,6 +15,7 @@ from autograder.course import Course, make_scratch
 from autograder.grading import format_table, grade
 from autograder.release import STUB
 from autograder.report import exercise_of_tests
+from course_utils.progress import first_line
 
 STUDENT = "me"
 
@@ -73,9 +74,7 @@ def failure_reasons(autograded: Path) -> dict[str, str]:
                     text = f"wrote to stderr: {out.get('text', '')}"
                 else:
                     continue
-                first = (text.strip().splitlines() or [""])[0]
-                reasons[gid] = first if len(first) <= REASON_CHARS else \
-                    first[:REASON_CHARS - 3].rstrip() + "..."
+                reasons[gid] = first_line(text, REASON_CHARS)
                 break
     return reasons
 

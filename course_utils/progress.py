@@ -29,8 +29,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ExerciseProgress", "exercise_progress", "progress", "progress_table", "read_tests",
-           "run_visible"]
+__all__ = ["ExerciseProgress", "exercise_progress", "first_line", "progress", "progress_table",
+           "read_tests", "run_visible"]
 
 HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 #: How much of a failure's first line a row shows.
@@ -96,13 +96,15 @@ def run_visible(source: str, namespace: dict) -> str:
             return "its exercise cell has not run yet"
         except Exception as error:  # a failing check: its message says why
             text = str(error) or type(error).__name__
-            return _first_line(text)
-    return _first_line(f"wrote to stderr: {err.getvalue()}") if err.getvalue() else ""
+            return first_line(text)
+    return first_line(f"wrote to stderr: {err.getvalue()}") if err.getvalue() else ""
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str, limit: int = REASON_CHARS) -> str:
+    """The first line of a message (a check says what is wrong there), at most ``limit``
+    characters, cut at the end with '...'."""
     first = (text.strip().splitlines() or [""])[0]
-    return first if len(first) <= REASON_CHARS else first[:REASON_CHARS - 3].rstrip() + "..."
+    return first if len(first) <= limit else first[:limit - 3].rstrip() + "..."
 
 
 def _this_notebook() -> Path:
