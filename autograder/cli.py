@@ -109,7 +109,7 @@ def _isolation_flag(p: argparse.ArgumentParser) -> None:
 OWN_CODE_COMMANDS = ("demo", "selfgrade")
 
 
-def _choose_isolation(args) -> None:
+def choose_isolation(args) -> None:
     """Settle ACTIVATION_UNITS_ISOLATION before the course's config is read."""
     from autograder import sandbox
 
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        _choose_isolation(args)
+        choose_isolation(args)
         course = Course(args.root)
         with warnings.catch_warnings():
             # SQLAlchemy warns about nbgrader's session handling on every autograde.
@@ -174,12 +174,12 @@ def cmd_collect(course: Course, args) -> int:
 
 
 def cmd_grade(course: Course, args) -> int:
-    from autograder.grading import grade, submitted_students, summary_table
+    from autograder.grading import grade, summary_table
 
     name = _assignment(course, args.assignment)
     if args.workers < 1:
         raise ValueError("--workers must be at least 1.")
-    students = args.student or submitted_students(course, name)
+    students = args.student or course.students(name)
     if not students:
         raise ValueError(f"there are no submissions of {name} in {course.root / 'submitted'}; "
                          f"run `python -m autograder collect {name}` first.")
@@ -260,17 +260,17 @@ def cmd_export(course: Course, args) -> int:
 
 
 def cmd_report(course: Course, args) -> int:
-    from autograder import report
+    from autograder import pass_rates
 
     name = _assignment(course, args.assignment)
-    rates = report.pass_rates(course, name)
+    rates = pass_rates.measure(course, name)
     if not any(r.graded for r in rates):
         raise ValueError(f"no graded submission of {name} yet; run "
                          f"`python -m autograder grade {name}` first.")
     png = args.png or course.root / "reports" / f"{name}_pass_rates.png"
-    report.chart(rates, png, f"{name}: tests passed across the class")
-    print(report.table(rates))
-    print(f"\nBy exercise:\n{report.table(report.by_exercise(rates), per_test=False)}")
+    pass_rates.chart(rates, png, f"{name}: tests passed across the class")
+    print(pass_rates.table(rates))
+    print(f"\nBy exercise:\n{pass_rates.table(pass_rates.by_exercise(rates), per_test=False)}")
     print(f"\nChart: {png}")
     return 0
 

@@ -11,8 +11,6 @@ from autograder.course import Course
 
 def from_exchange(course: Course, assignment: str) -> list[str]:
     """``nbgrader collect ASSIGNMENT``; the students now in ``submitted/``."""
-    from autograder.grading import submitted_students
-
     result = course.api().collect(assignment, update=True)
     if result is None or not result["success"]:
         log = (result or {}).get("error") or (result or {}).get("log", "")
@@ -21,7 +19,7 @@ def from_exchange(course: Course, assignment: str) -> list[str]:
             f"({course.config.Exchange.root}): {log.strip().splitlines()[-1:] or 'no log'}. "
             "Check ACTIVATION_UNITS_EXCHANGE, or collect an LMS download with --zip."
         )
-    return submitted_students(course, assignment)
+    return course.students(assignment)
 
 
 def from_zip(course: Course, assignment: str, archives: list[str | os.PathLike],
@@ -36,8 +34,6 @@ def from_zip(course: Course, assignment: str, archives: list[str | os.PathLike],
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.utils import capture_log
 
-    from autograder.grading import submitted_students
-
     archive_dir = course.root / "downloaded" / assignment / "archive"
     archive_dir.mkdir(parents=True, exist_ok=True)
     for archive in archives:
@@ -50,7 +46,7 @@ def from_zip(course: Course, assignment: str, archives: list[str | os.PathLike],
     config.ZipCollectApp.force = True
     if regexp:
         config.FileNameCollectorPlugin.named_regexp = regexp
-    before = set(submitted_students(course, assignment))
+    before = set(course.students(assignment))
     app = ZipCollectApp(config=config)
     app.coursedir = CourseDirectory(parent=app)
     result = capture_log(app)
@@ -59,7 +55,7 @@ def from_zip(course: Course, assignment: str, archives: list[str | os.PathLike],
             f"nbgrader could not collect {assignment} from {archive_dir}: "
             f"{(result.get('error') or '').strip().splitlines()[-1:]}"
         )
-    after = set(submitted_students(course, assignment))
+    after = set(course.students(assignment))
     if not after:
         raise RuntimeError(
             f"no notebook in {archive_dir} matched the file-name pattern "

@@ -22,8 +22,6 @@ from traitlets.config.loader import PyFileConfigLoader
 CONFIG_FILE = "nbgrader_config.py"
 #: The repository this package was loaded from (the real course), when there is one.
 REPO = Path(__file__).resolve().parents[1]
-#: The example assignment the pipeline tests (and the demo, before any real one exists) use.
-EXAMPLE = REPO / "tests" / "example_assignment"
 
 
 def default_root() -> Path:
@@ -96,6 +94,13 @@ class Course:
         return sorted(p.name for p in self.source.iterdir()
                       if (p / f"{p.name}.ipynb").is_file())
 
+    def students(self, assignment: str) -> list[str]:
+        """Students with a submission of ``assignment`` in ``submitted/``."""
+        base = self.root / "submitted"
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if (p / assignment).is_dir())
+
     def notebook(self, assignment: str, *, released: bool = False) -> Path:
         return (self.release if released else self.source) / assignment / f"{assignment}.ipynb"
 
@@ -154,7 +159,7 @@ def load_config(root: str | os.PathLike) -> Config:
 
 
 def make_scratch(root: str | os.PathLike, assignments: dict[str, Path] | None = None,
-                 *, fresh: bool = True) -> Course:
+                 *, mistakes: dict[str, Path] | None = None, fresh: bool = True) -> Course:
     """Create a scratch course in ``root`` with its own SQLite gradebook.
 
     Parameters
@@ -163,6 +168,9 @@ def make_scratch(root: str | os.PathLike, assignments: dict[str, Path] | None = 
         The scratch directory; with ``fresh`` (default) it is emptied first.
     assignments : {name: source directory}, optional
         Assignment directories to copy into ``root/source/<name>``.
+    mistakes : {name: directory}, optional
+        Typical mistakes of an assignment (``autograder.submissions``) to copy into
+        ``root/mistakes/<name>``.
     """
     root = Path(root).resolve()
     if fresh and root.exists():
@@ -175,15 +183,9 @@ def make_scratch(root: str | os.PathLike, assignments: dict[str, Path] | None = 
             shutil.rmtree(target)
         shutil.copytree(directory, target,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    for name, directory in (mistakes or {}).items():
+        shutil.copytree(directory, root / "mistakes" / name, dirs_exist_ok=True)
     return Course(root, db_url=sqlite_url(root / "gradebook.db"))
-
-
-def example_assignments() -> dict[str, Path]:
-    """The example assignment(s) under ``tests/example_assignment/source``."""
-    source = EXAMPLE / "source"
-    if not source.is_dir():
-        return {}
-    return {p.name: p for p in sorted(source.iterdir()) if (p / f"{p.name}.ipynb").is_file()}
 
 
 def read_notebook(path: str | os.PathLike) -> nbformat.NotebookNode:

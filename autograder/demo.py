@@ -5,8 +5,8 @@ SQLite gradebook): build the release of the demo assignment, autograde three exa
 submissions (complete, blank, with typical mistakes), write their feedback, then print the
 grade table and the pass-rate report.
 
-The demo assignment is ``02_activation_units`` once it exists; before that, every real
-assignment in ``source/``, or the example assignment of the tests when there is none.
+The demo assignment is ``02_activation_units``; in a course without it, every assignment
+in ``source/``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import os
 import time
 from pathlib import Path
 
-from autograder import report, submissions
-from autograder.course import Course, example_assignments, make_scratch
+from autograder import pass_rates, submissions
+from autograder.course import Course, make_scratch
 from autograder.grading import feedback, format_table, grade
 
 MAIN_ASSIGNMENT = "02_activation_units"
@@ -27,9 +27,7 @@ def demo_assignments(course: Course, everything: bool = False) -> dict[str, Path
     real = course.assignments()
     if MAIN_ASSIGNMENT in real and not everything:
         real = [MAIN_ASSIGNMENT]
-    if real:
-        return {name: course.source / name for name in real}
-    return example_assignments()
+    return {name: course.source / name for name in real}
 
 
 def run(course: Course, workdir: str | os.PathLike | None = None, workers: int = 2,
@@ -38,8 +36,8 @@ def run(course: Course, workdir: str | os.PathLike | None = None, workers: int =
     t0 = time.perf_counter()
     chosen = demo_assignments(course, everything)
     if not chosen:
-        raise RuntimeError("there is no assignment to demonstrate: source/ is empty and the "
-                           "example assignment of tests/ is missing.")
+        raise RuntimeError(f"there is no assignment to demonstrate: {course.source} holds "
+                           "no assignment.")
     scratch = make_scratch(workdir or course.root / ".demo", chosen)
     say(f"Demo course directory: {scratch.root} (recreated on every run; its gradebook is "
         f"{scratch.db_url}).")
@@ -48,10 +46,10 @@ def run(course: Course, workdir: str | os.PathLike | None = None, workers: int =
     for assignment in chosen:
         say(f"\n== {assignment}: building the release ...")
         scratch.generate(assignment)
-        for kind in submissions.kinds(assignment):
+        for kind in submissions.kinds(scratch, assignment):
             submissions.submit(scratch, kind, assignment,
                                submissions.build(scratch, assignment, kind))
-        say(f"== {assignment}: autograding {', '.join(submissions.kinds(assignment))} ...")
+        say(f"== {assignment}: autograding {', '.join(submissions.kinds(scratch, assignment))} ...")
         graded = grade(scratch, assignment, workers=workers)
         failures += sum(not o.success for o in graded)
         outcomes += graded
@@ -62,11 +60,11 @@ def run(course: Course, workdir: str | os.PathLike | None = None, workers: int =
     say("\nGrades (from the gradebook):\n")
     say(grade_table(outcomes))
     for assignment in chosen:
-        rates = report.pass_rates(scratch, assignment)
-        png = report.chart(rates, scratch.root / "reports" / f"{assignment}_pass_rates.png",
+        rates = pass_rates.measure(scratch, assignment)
+        png = pass_rates.chart(rates, scratch.root / "reports" / f"{assignment}_pass_rates.png",
                            f"{assignment}: tests passed across the class")
         say(f"\nPass rates per exercise, {assignment} (per test cell: {png}):\n")
-        say(report.table(report.by_exercise(rates), per_test=False))
+        say(pass_rates.table(pass_rates.by_exercise(rates), per_test=False))
     say(f"\nDemo finished in {time.perf_counter() - t0:.0f} s.")
     say("Next:")
     say("  ./course.sh lab                 open the student notebooks (release/) in JupyterLab")

@@ -20,12 +20,9 @@ The re-check's own failures never cost points: they are a note, nbgrader's score
 from __future__ import annotations
 
 import csv
-import multiprocessing
 import os
 import re
-import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from autograder.course import Course
@@ -38,7 +35,7 @@ KERNEL_START_FAILURES = ("Kernel died before replying to kernel_info",
 
 
 @dataclass
-class Outcome:
+class Graded:
     """What grading one submission did."""
 
     student: str
@@ -141,8 +138,8 @@ def _verify_one(course: Course, assignment: str, student: str, notes: list[dict]
     return report
 
 
-def _outcome(student: str, assignment: str, seconds: float, result: dict) -> Outcome:
-    return Outcome(student, assignment, result["ok"], seconds, result["error"],
+def _outcome(student: str, assignment: str, seconds: float, result: dict) -> Graded:
+    return Graded(student, assignment, result["ok"], seconds, result["error"],
                    notes=[n["message"] for n in result["notes"]],
                    zero_recorded=result["zero_recorded"], verify=result.get("verify"))
 
@@ -161,16 +158,8 @@ def _explain(error: str, assignment: str, student: str) -> str:
     return last[:300]
 
 
-def submitted_students(course: Course, assignment: str) -> list[str]:
-    """Students with a submission of ``assignment`` in ``submitted/``."""
-    base = course.root / "submitted"
-    if not base.is_dir():
-        return []
-    return sorted(p.name for p in base.iterdir() if (p / assignment).is_dir())
-
-
 def grade(course: Course, assignment: str, students: list[str] | None = None,
-          workers: int = 2, progress: bool = True, verify: bool = True) -> list[Outcome]:
+          workers: int = 2, progress: bool = True, verify: bool = True) -> list[Graded]:
     """Autograde the submissions of ``assignment`` in ``workers`` processes; with
     ``verify`` (the default), re-check each one independently right after, in its worker,
     and update ``reports/ASSIGNMENT_verify.json`` for the students graded.
@@ -178,59 +167,37 @@ def grade(course: Course, assignment: str, students: list[str] | None = None,
     A submission that cannot be graded (invalid JSON, a kernel that dies) comes back with
     ``success=False`` and its reason; the others are graded regardless.
     """
-    from tqdm import tqdm
+    from autograder import pool, sandbox
 
-    from autograder import sandbox
-
-    students = submitted_students(course, assignment) if students is None else students
+    students = course.students(assignment) if students is None else students
     if not students:
         return []
     sandbox.require()  # isolated grading, or an explicit opt-out: never silently unisolated
     if not course.notebook(assignment, released=True).exists() or not _in_gradebook(
             course, assignment):
         course.generate(assignment)
-    outcomes: list[Outcome] = []
-    bar = tqdm(total=len(students), desc=f"grading {assignment}", unit="submission",
-               file=sys.stderr, disable=not progress)
-    started = {}
-    if workers <= 1 or len(students) == 1:
-        for student in students:
-            started[student] = time.perf_counter()
-            result = _autograde_one(str(course.root), course.db_url, assignment, student,
-                                    verify)
-            outcomes.append(_outcome(student, assignment,
-                                     time.perf_counter() - started[student], result))
-            bar.update()
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(students)),
-                                 mp_context=context) as pool:
-            t0 = time.perf_counter()
-            futures = {pool.submit(_autograde_one, str(course.root), course.db_url,
-                                   assignment, student, verify): student
-                       for student in students}
-            for future in as_completed(futures):
-                student = futures[future]
-                try:
-                    result = future.result()
-                except Exception as exc:  # a worker that died
-                    result = {"ok": False, "error": f"the grading process failed: {exc}",
-                              "notes": [], "zero_recorded": False, "verify": None}
-                outcomes.append(_outcome(student, assignment, time.perf_counter() - t0,
-                                         result))
-                bar.update()
-    bar.close()
+    jobs = [(str(course.root), course.db_url, assignment, student, verify)
+            for student in students]
+    outcomes = [_outcome(job[3], assignment, seconds, result)
+                for job, result, seconds in pool.run(
+                    _autograde_one, jobs, workers, crashed=_crashed,
+                    desc=f"grading {assignment}", progress=progress)]
     outcomes.sort(key=lambda o: o.student)
     _attach_scores(course, outcomes)
     _write_verify_report(course, assignment, outcomes)
     return outcomes
 
 
+def _crashed(job: tuple, exc: BaseException) -> dict:
+    return {"ok": False, "error": f"the grading process failed: {exc}", "notes": [],
+            "zero_recorded": False, "verify": None}
+
+
 def verify_report_path(course: Course, assignment: str):
     return course.root / "reports" / f"{assignment}_verify.json"
 
 
-def _write_verify_report(course: Course, assignment: str, outcomes: list[Outcome]) -> None:
+def _write_verify_report(course: Course, assignment: str, outcomes: list[Graded]) -> None:
     """The re-check's reports of this run into reports/ASSIGNMENT_verify.json (this
     process alone writes it, after the pool: no race between workers). The other
     students' entries stay; a student graded again without a re-check loses the old one."""
@@ -253,7 +220,7 @@ def _in_gradebook(course: Course, assignment: str) -> bool:
     return True
 
 
-def _attach_scores(course: Course, outcomes: list[Outcome]) -> None:
+def _attach_scores(course: Course, outcomes: list[Graded]) -> None:
     from nbgrader.api import MissingEntry
 
     with course.gradebook() as gb:
@@ -271,7 +238,7 @@ def _attach_scores(course: Course, outcomes: list[Outcome]) -> None:
             outcome.failed_tests = [g.name for g in tests if (g.auto_score or 0) < g.max_score]
 
 
-def summary_table(outcomes: list[Outcome]) -> str:
+def summary_table(outcomes: list[Graded]) -> str:
     """A plain-text table of the graded submissions."""
     rows = [("student", "assignment", "score", "status")]
     notes = []
@@ -297,7 +264,7 @@ def summary_table(outcomes: list[Outcome]) -> str:
     return table
 
 
-def review_line(outcome: Outcome) -> str:
+def review_line(outcome: Graded) -> str:
     """One line for a human about a submission the re-check flagged."""
     report = outcome.verify
     parts = []

@@ -154,7 +154,7 @@ def bwrap_argv(cwd: str, rw: list[str], command: list[str],
     return argv + command
 
 
-def _set_limits() -> None:
+def set_limits() -> None:
     for res, value in limits().items():
         resource.setrlimit(res, (value, value))
 
@@ -181,7 +181,7 @@ def unavailable() -> str:
             argv = bwrap_argv(tmp, [tmp], [sys.executable, "-c", "import os; print(os.getuid())"])
             try:
                 run = subprocess.run(argv, capture_output=True, text=True, timeout=60,
-                                     preexec_fn=_set_limits)
+                                     preexec_fn=set_limits)
                 if run.returncode != 0 or run.stdout.strip() != str(NOBODY):
                     reason = ("bubblewrap cannot create the sandbox here (namespaces not "
                               f"permitted?): {(run.stderr or run.stdout).strip()[-300:]}")
@@ -283,7 +283,7 @@ async def _launch(connection_file: str, extra: list[str]) -> int:
         # The kernel's own stdout/stderr (not the cells', those go over zmq) stay out of the
         # grader's terminal; the end of stderr is shown when the sandbox fails.
         proc = await asyncio.create_subprocess_exec(
-            *argv, preexec_fn=_set_limits, stdin=subprocess.DEVNULL,
+            *argv, preexec_fn=set_limits, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -13,8 +13,8 @@ from pathlib import Path
 from autograder import submissions
 from autograder.course import Course, make_scratch
 from autograder.grading import format_table, grade
+from autograder.pass_rates import exercise_of_tests
 from autograder.release import STUB
-from autograder.report import exercise_of_tests
 from course_utils.progress import first_line
 
 STUDENT = "me"

@@ -3,8 +3,9 @@
 - ``complete``: the release with every solution cell filled in from the source;
 - ``blank``: the release as a learner receives it;
 - ``mistakes``: ``complete``, except some solution cells replaced by typical mistakes,
-  kept as small files ``<examples>/<assignment>/<grade id>.py`` (the cell's whole source;
-  a ``.md`` file for a written answer).
+  kept as small files ``<grade id>.py`` (the cell's whole source; a ``.md`` file for a
+  written answer) in ``mistakes/<assignment>/`` of the course directory, or else in
+  ``autograder/examples/<assignment>/`` (the course's own assignments).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.course import EXAMPLE, Course, read_notebook
+from autograder.course import Course, read_notebook
 
 #: Typical mistakes shipped with the package, one directory per assignment.
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -38,17 +39,17 @@ def filled_in(source: str) -> str:
     return "\n".join(lines)
 
 
-def mistakes_dir(assignment: str) -> Path | None:
+def mistakes_dir(course: Course, assignment: str) -> Path | None:
     """Where the typical mistakes of ``assignment`` live, if it has any."""
-    for base in (EXAMPLES, EXAMPLE / "mistakes"):
+    for base in (course.root / "mistakes", EXAMPLES):
         if (base / assignment).is_dir() and any((base / assignment).glob("*.*")):
             return base / assignment
     return None
 
 
-def load_mistakes(assignment: str) -> dict[str, str]:
+def load_mistakes(course: Course, assignment: str) -> dict[str, str]:
     """{solution grade id: replacement cell source} for ``assignment``."""
-    directory = mistakes_dir(assignment)
+    directory = mistakes_dir(course, assignment)
     if directory is None:
         return {}
     return {p.stem: p.read_text().rstrip("\n") for p in sorted(directory.iterdir())
@@ -67,7 +68,7 @@ def build(course: Course, assignment: str, kind: str) -> nbformat.NotebookNode:
               if is_solution(c)}
     replacements = {gid: filled_in(cell.source) for gid, cell in source.items()}
     if kind == "mistakes":
-        mistakes = load_mistakes(assignment)
+        mistakes = load_mistakes(course, assignment)
         unknown = sorted(set(mistakes) - set(source))
         if unknown:
             raise ValueError(
@@ -84,9 +85,9 @@ def build(course: Course, assignment: str, kind: str) -> nbformat.NotebookNode:
     return nb
 
 
-def kinds(assignment: str) -> list[str]:
+def kinds(course: Course, assignment: str) -> list[str]:
     """The example submissions available for ``assignment``."""
-    return ["complete", "blank"] + (["mistakes"] if load_mistakes(assignment) else [])
+    return ["complete", "blank"] + (["mistakes"] if load_mistakes(course, assignment) else [])
 
 
 def submit(course: Course, student: str, assignment: str,

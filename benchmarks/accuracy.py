@@ -2,7 +2,7 @@
 and the naive formula's.
 
 For every reference function and derivative, float32 and float64, over the test grid
-(``tests/ulp.py``: smallest subnormal to largest float, both signs, a dense [-50, 50], the
+(``benchmarks/ulp.py``: smallest subnormal to largest float, both signs, a dense [-50, 50], the
 overflow thresholds, the roots, +-0, +-inf, nan): the largest error in ULP of the exact value
 and, within ``ROOT_WINDOW`` of a derivative's root, the largest absolute error in eps. The
 same for PyTorch 2.13 (forward functions, autograd for derivatives) and for the textbook
@@ -24,13 +24,13 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-import ulp  # noqa: E402
 
 import course_utils.reference as R  # noqa: E402
+from benchmarks import ulp  # noqa: E402
 
 TARGET_ULP = 4.0
 TARGET_EPS = 4.0
@@ -182,8 +182,8 @@ def _cell(row, who) -> str:
     if row[f"{who}_ulp"] is None:
         return "—"
     text = _num(row[f"{who}_ulp"])
-    if row[f"{who}_ulp"] > 1 and row[f"{who}_at"] is not None:
-        text += f" @ {row[f'{who}_at']:.4g}"
+    if row[f"{who}_ulp"] > 1 and row[f"{who}value_at"] is not None:
+        text += f" @ {row[f'{who}value_at']:.4g}"
     if row[f"{who}_root_eps"] is not None:
         text += f" / {_num(row[f'{who}_root_eps'])} eps"
     if row[f"{who}_bad"]:

@@ -106,16 +106,16 @@ def test_layer_gradient_norms_documented_draws():
 
 
 def test_fixtures_in_checks_agree_with_reference():
-    y, cache = ref.mlp_forward(checks._X, [checks._W1, checks._W2], np.tanh)
-    grads, dx = ref.mlp_backward(cache, checks._UPSTREAM, [checks._W1, checks._W2],
+    y, cache = ref.mlp_forward(checks.NET_X, [checks.NET_W1, checks.NET_W2], np.tanh)
+    grads, dx = ref.mlp_backward(cache, checks.NET_UPSTREAM, [checks.NET_W1, checks.NET_W2],
                                  units.tanh_grad)
-    np.testing.assert_allclose(y, checks._Y, rtol=1e-15)
-    np.testing.assert_allclose(grads[0], checks._GRAD_W1, rtol=1e-14)
-    np.testing.assert_allclose(grads[1], checks._GRAD_W2, rtol=1e-14)
-    np.testing.assert_allclose(dx, checks._GRAD_X, rtol=1e-14)
-    for (depth, width, act, gain, seed), expected in checks._NORM_FIXTURES.items():
+    np.testing.assert_allclose(y, checks.NET_Y, rtol=1e-15)
+    np.testing.assert_allclose(grads[0], checks.NET_GRAD_W1, rtol=1e-14)
+    np.testing.assert_allclose(grads[1], checks.NET_GRAD_W2, rtol=1e-14)
+    np.testing.assert_allclose(dx, checks.NET_GRAD_X, rtol=1e-14)
+    for (depth, width, act, gain, seed), expected in checks.NORM_FIXTURES.items():
         got = ref.layer_gradient_norms(depth, width, *units.ACTIVATIONS[act],
-                                       checks._gain_init(gain), np.random.default_rng(seed))
+                                       checks.gain_init(gain), np.random.default_rng(seed))
         np.testing.assert_allclose(got, expected, rtol=1e-14)
 
 

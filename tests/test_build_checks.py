@@ -17,12 +17,13 @@ import warnings
 from pathlib import Path
 
 import pytest
+from examples import ASSIGNMENTS
 
 from autograder import buildchecks as bc
-from autograder.course import REPO, Course, example_assignments, make_scratch
+from autograder.course import REPO, Course, make_scratch
 
 REAL = Course(REPO).assignments()
-EXAMPLES = example_assignments()
+EXAMPLES = ASSIGNMENTS
 ALL = [(name, REPO / "source" / name) for name in REAL] + list(EXAMPLES.items())
 IDS = [name for name, _ in ALL]
 

@@ -15,7 +15,7 @@ from scipy.special import expit
 
 import course_utils.reference as ref
 from course_utils.checks import elementwise as E
-from course_utils.checks._core import WIDTH, wrap
+from course_utils.checks.engine import WIDTH, wrap
 from course_utils.checks.specs import NAMES, SPECS
 
 DERIVATIVES = [n for n, s in SPECS.items() if s.forward]

@@ -10,7 +10,7 @@ from autograder import cli, sandbox
 @pytest.fixture
 def no_sandbox(monkeypatch):
     # setenv first, so that monkeypatch records the variable's original state and removes
-    # what _choose_isolation writes (a bare delenv of an absent variable records nothing).
+    # what choose_isolation writes (a bare delenv of an absent variable records nothing).
     monkeypatch.setenv(sandbox.ENV_SWITCH, "unset")
     monkeypatch.delenv(sandbox.ENV_SWITCH)
     monkeypatch.setattr(sandbox, "unavailable", lambda: "bubblewrap (bwrap) is not installed")
@@ -18,25 +18,25 @@ def no_sandbox(monkeypatch):
 
 @pytest.mark.parametrize("command", ["demo", "selfgrade"])
 def test_own_code_falls_back_with_a_notice(no_sandbox, capsys, command):
-    cli._choose_isolation(argparse.Namespace(command=command, no_isolation=False))
+    cli.choose_isolation(argparse.Namespace(command=command, no_isolation=False))
     assert sandbox.enabled() is False
     err = capsys.readouterr().err
     assert "bwrap" in err and "unsandboxed" in err
 
 
 def test_grade_keeps_isolation_on_and_refuses(no_sandbox, capsys):
-    cli._choose_isolation(argparse.Namespace(command="grade", no_isolation=False))
+    cli.choose_isolation(argparse.Namespace(command="grade", no_isolation=False))
     assert sandbox.enabled() is True
     with pytest.raises(RuntimeError, match="bubblewrap"):
         sandbox.require()
 
 
 def test_no_isolation_is_the_explicit_opt_out(no_sandbox):
-    cli._choose_isolation(argparse.Namespace(command="grade", no_isolation=True))
+    cli.choose_isolation(argparse.Namespace(command="grade", no_isolation=True))
     assert sandbox.enabled() is False
 
 
 def test_an_explicit_setting_wins_over_the_fallback(no_sandbox, monkeypatch):
     monkeypatch.setenv(sandbox.ENV_SWITCH, "on")
-    cli._choose_isolation(argparse.Namespace(command="demo", no_isolation=False))
+    cli.choose_isolation(argparse.Namespace(command="demo", no_isolation=False))
     assert sandbox.enabled() is True

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from examples import example_course
 
 from autograder import outcomes, sandbox, submissions
 from autograder.cli import main
-from autograder.course import REPO, Course, example_assignments, make_scratch
+from autograder.course import REPO, Course, make_scratch
 
 A = "00_example"
 HERE = Path(__file__).resolve().parent / "hostile"
@@ -202,7 +203,7 @@ def graded(request, tmp_path_factory, env):
     import uuid
 
     root = tmp_path_factory.mktemp(f"hostile-{request.param}") / "course"
-    course = make_scratch(root, example_assignments())
+    course = example_course(root)
     saved = os.environ.get("ACTIVATION_UNITS_DB_URL")
     database = ""
     if request.param == "postgresql":
@@ -338,7 +339,7 @@ def test_outcomes_hold_without_isolation(tmp_path, env, monkeypatch):
     monkeypatch.delenv("ACTIVATION_UNITS_DB_URL", raising=False)
     names = ["os_exit", "segfault", "ignores_interrupt", "infinite_loop"]
     cases = [c for c in CASES if c["name"] in names]
-    course = make_scratch(tmp_path / "course", example_assignments())
+    course = example_course(tmp_path / "course")
     course.generate(A)
     for case in cases:
         submit_case(course, case)

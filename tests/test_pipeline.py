@@ -17,10 +17,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from examples import example_course
 
 from autograder import outcomes, submissions
 from autograder.cli import main
-from autograder.course import REPO, Course, example_assignments, make_scratch, sqlite_url
+from autograder.course import REPO, Course, make_scratch, sqlite_url
 from autograder.demo import MAIN_ASSIGNMENT
 
 A = "00_example"
@@ -49,7 +50,7 @@ def without_cell(nb, grade_id):
 def course(tmp_path_factory):
     """A course with the example assignment built by `build` and five submissions."""
     root = tmp_path_factory.mktemp("pipeline") / "course"
-    course = make_scratch(root, example_assignments())
+    course = example_course(root)
     assert main(["--root", str(root), "build"]) == 0
     for kind in ("complete", "blank", "mistakes"):
         submissions.submit(course, kind, A, submissions.build(course, A, kind))
@@ -191,7 +192,7 @@ def test_report_prints_pass_rates_and_writes_a_chart(course, graded, capsys):
 
 
 def test_collect_from_an_lms_zip(tmp_path, capsys):
-    course = make_scratch(tmp_path / "course", example_assignments())
+    course = example_course(tmp_path / "course")
     course.generate(A)
     nb = nbformat.writes(submissions.build(course, A, "complete"))
     archive = tmp_path / "download.zip"
@@ -204,7 +205,7 @@ def test_collect_from_an_lms_zip(tmp_path, capsys):
 
 
 def test_collect_from_the_exchange(tmp_path, capsys):
-    course = make_scratch(tmp_path / "course", example_assignments())
+    course = example_course(tmp_path / "course")
     course.generate(A)
     inbound = Path(course.config.Exchange.root) / "activation-units" / "inbound"
     folder = inbound / f"carol+{A}+2026-01-01 10:00:00.000000 UTC"
@@ -217,7 +218,7 @@ def test_collect_from_the_exchange(tmp_path, capsys):
 
 
 def test_selfgrade_prints_scores_and_the_feedback(tmp_path, capsys):
-    course = make_scratch(tmp_path / "course", example_assignments())
+    course = example_course(tmp_path / "course")
     course.generate(A)
     mine = tmp_path / f"{A}.ipynb"
     nbformat.write(submissions.build(course, A, "mistakes"), str(mine))
@@ -234,7 +235,7 @@ def test_selfgrade_prints_scores_and_the_feedback(tmp_path, capsys):
 def test_selfgrade_explains_an_unknown_notebook(tmp_path, capsys):
     stray = tmp_path / "notes.ipynb"
     nbformat.write(nbformat.v4.new_notebook(), str(stray))
-    course = make_scratch(tmp_path / "course", example_assignments())
+    course = example_course(tmp_path / "course")
     assert main(["--root", str(course.root), "selfgrade", str(stray)]) == 1
     err = capsys.readouterr().err
     assert "--assignment" in err and "notes.ipynb" in err
@@ -242,7 +243,7 @@ def test_selfgrade_explains_an_unknown_notebook(tmp_path, capsys):
 
 def test_cli_usage_errors(tmp_path, capsys):
     assert main([]) == 2
-    course = make_scratch(tmp_path / "course", example_assignments())
+    course = example_course(tmp_path / "course")
     assert main(["--root", str(course.root), "grade", "99_nothing"]) == 1
     assert "not an assignment" in capsys.readouterr().err
     assert main(["--root", str(tmp_path), "build"]) == 1

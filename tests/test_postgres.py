@@ -20,10 +20,11 @@ import time
 import uuid
 
 import pytest
+from examples import example_course
 
 from autograder import submissions, verify
 from autograder.cli import main
-from autograder.course import REPO, Course, example_assignments, make_scratch
+from autograder.course import REPO, Course
 
 URL = os.environ.get("ACTIVATION_UNITS_TEST_PG_URL", "")
 A = "00_example"
@@ -59,7 +60,7 @@ def course(tmp_path, database, monkeypatch):
     """A scratch course whose nbgrader_config.py reads the PostgreSQL URL from the
     environment, as the real course does; built, with the example submissions."""
     root = tmp_path / "course"
-    make_scratch(root, example_assignments())
+    example_course(root)
     monkeypatch.setenv("ACTIVATION_UNITS_DB_URL", database)
     course = Course(root)
     assert course.db_url == database

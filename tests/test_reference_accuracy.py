@@ -22,11 +22,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-import ulp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import course_utils.reference as R
+from benchmarks import ulp
 
 DTYPES = [np.float64, np.float32]
 BAR_ULP = 4.0

@@ -16,10 +16,11 @@ import json
 import nbformat
 import numpy as np
 import pytest
+from examples import example_course
 
 from autograder import outcomes, submissions, verify
 from autograder.cli import main
-from autograder.course import REPO, Course, example_assignments, make_scratch
+from autograder.course import REPO, Course
 
 EXAMPLE = "00_example"
 UNITS = "02_activation_units"
@@ -66,9 +67,9 @@ EXAMPLE_FUTILE = {
 UNITS_CHEATER = {
     # compare no-op'd everywhere the checks look it up
     "relu_solution": (
-        "import course_utils.checks._core as _core\n"
+        "import course_utils.checks.engine as engine\n"
         "import course_utils.checks.elementwise as _el\n\n"
-        "_core.compare = _el.compare = lambda *a, **k: None\n"
+        "engine.compare = _el.compare = lambda *a, **k: None\n"
         "_el._compare = lambda *a, **k: None\n\n\n"
         "def relu(z):\n    return np.abs(np.asarray(z))\n"),
     # sniffs grading to switch the hidden tests off; otherwise a constant
@@ -101,7 +102,7 @@ def as_dict(nb) -> dict:
                                    -3.0, [np.arange(3.0), (1, None)], {"a": np.ones(2)}])
 def test_wire_round_trip_keeps_type_shape_and_dtype(value):
     blobs: list[bytes] = []
-    back = verify._decode(verify._encode(value, blobs, strict=True), blobs)
+    back = verify.decode(verify.encode(value, blobs, strict=True), blobs)
     assert type(back) is type(value)
     if isinstance(value, (np.ndarray, np.generic)):
         assert back.shape == value.shape and back.dtype == value.dtype
@@ -110,12 +111,12 @@ def test_wire_round_trip_keeps_type_shape_and_dtype(value):
 
 def test_wire_refuses_objects_and_pickles():
     with pytest.raises(verify.Unverifiable):
-        verify._encode(np.array([object()]), [], strict=True)
+        verify.encode(np.array([object()]), [], strict=True)
     with pytest.raises(verify.Unverifiable):
-        verify._encode(lambda z: z, [], strict=True)
-    assert verify._encode(object(), [], strict=False) == {"t": "obj", "v": "object"}
+        verify.encode(lambda z: z, [], strict=True)
+    assert verify.encode(object(), [], strict=False) == {"t": "obj", "v": "object"}
     with pytest.raises(ValueError):  # pointers the child claims are objects: refused
-        verify._decode({"t": "nd", "b": 0, "d": "|O", "s": [1]}, [b"\0" * 8])
+        verify.decode({"t": "nd", "b": 0, "d": "|O", "s": [1]}, [b"\0" * 8])
 
 
 def test_suspicious_patterns_are_listed_not_learner_free_code():
@@ -196,7 +197,7 @@ def test_functions_passed_to_learner_code_are_called_back(tmp_path):
 @pytest.mark.slow
 def test_a_hanging_function_fails_its_cells_only(monkeypatch, tmp_path):
     monkeypatch.setattr(verify.learner, "CALL_TIMEOUT_S", 2.0)
-    course = make_scratch(tmp_path / "course", example_assignments())
+    course = example_course(tmp_path / "course")
     p = verify.plan(course.notebook(EXAMPLE))
     nb = nbformat.read(str(course.notebook(EXAMPLE)), as_version=4)
     nb = variant(nb, {"relu_grad_solution": "def relu_grad(z):\n    while True:\n        pass\n",
@@ -237,7 +238,7 @@ def corpus(tmp_path_factory):
     nbgrader gave, from the report), after `grade`, and after another `verify`; the
     reports `grade` wrote."""
     root = tmp_path_factory.mktemp("verify") / "course"
-    course = make_scratch(root, {**example_assignments(), UNITS: REPO / "source" / UNITS})
+    course = example_course(root, {UNITS: REPO / "source" / UNITS})
     assert main(["--root", str(root), "build"]) == 0
     complete = submissions.build(course, EXAMPLE, "complete")
     for kind in ("complete", "mistakes"):
@@ -481,7 +482,7 @@ def test_a_child_that_cannot_start_decides_nothing(monkeypatch, tmp_path):
     """The machine's fault (no bwrap, no fork) never costs a learner points."""
     monkeypatch.setattr(verify.Child, "_sandboxed",
                         lambda self, argv: (["/nonexistent/bwrap", *argv], None))
-    course = make_scratch(tmp_path / "course", example_assignments())
+    course = example_course(tmp_path / "course")
     p = verify.plan(course.notebook(EXAMPLE))
     nb = nbformat.read(str(course.notebook(EXAMPLE)), as_version=4)
     verdicts, _ = verify.decide(as_dict(nb), p, tmp_path)

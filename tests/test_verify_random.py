@@ -56,16 +56,16 @@ def test_a_generator_lent_back_to_the_verifier_is_one_stream(child):
 
 def test_arrays_cross_as_plain_numbers_only():
     blobs: list[bytes] = []
-    tree = verify._encode([np.arange(6, dtype=">i4").reshape(2, 3), np.float32(-0.0)], blobs,
+    tree = verify.encode([np.arange(6, dtype=">i4").reshape(2, 3), np.float32(-0.0)], blobs,
                           strict=True)
-    back = verify._decode(tree, blobs)
+    back = verify.decode(tree, blobs)
     assert back[0].dtype == np.dtype(">i4") and back[0].tolist() == [[0, 1, 2], [3, 4, 5]]
     assert back[0].flags.writeable and np.signbit(back[1]) and back[1].dtype == np.float32
     for dtype in ("O", "U3", "V8", "(2,)f8", "[('a', '<f8')]"):
         with pytest.raises(ValueError):
-            verify._decode({"t": "nd", "b": 0, "d": dtype, "s": [1]}, [b"\0" * 16])
+            verify.decode({"t": "nd", "b": 0, "d": dtype, "s": [1]}, [b"\0" * 16])
     with pytest.raises(ValueError):  # the shape disagrees with the bytes
-        verify._decode({"t": "nd", "b": 0, "d": "<f8", "s": [3]}, [b"\0" * 16])
+        verify.decode({"t": "nd", "b": 0, "d": "<f8", "s": [3]}, [b"\0" * 16])
 
 
 @pytest.mark.slow
@@ -110,7 +110,7 @@ def flaky(fan_in, fan_out, rng):
 def test_repeated_calls_cross_in_one_go_and_fail_where_the_kernel_would(tmp_path):
     """``call_repeated`` through a proxy: one round trip, the same draws and the same
     failure at the same call as the learner's function called in this process."""
-    from course_utils.checks import _core
+    from course_utils.checks import engine
 
     here: dict = {}
     exec(FLAKY, here)
@@ -120,11 +120,11 @@ def test_repeated_calls_cross_in_one_go_and_fail_where_the_kernel_would(tmp_path
         proxy = verify.Proxy(child, "flaky")
         for fn in (here["flaky"], proxy):
             rng = np.random.default_rng(5)
-            first = _core.call_repeated(fn, "flaky", 4, 2, 3, rng)
+            first = engine.call_repeated(fn, "flaky", 4, 2, 3, rng)
             np.testing.assert_array_equal(np.stack(first), np.random.default_rng(5).normal(
                 size=(4, 3, 2)))
-            with pytest.raises(_core.CheckFailure, match="raised ValueError: the fifth call"):
-                _core.call_repeated(fn, "flaky", 3, 2, 3, rng)
+            with pytest.raises(engine.CheckFailure, match="raised ValueError: the fifth call"):
+                engine.call_repeated(fn, "flaky", 3, 2, 3, rng)
             assert rng.normal() == np.random.default_rng(5).normal(size=25)[-1]
         assert child.alive()
     finally:

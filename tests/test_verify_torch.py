@@ -56,7 +56,7 @@ _ONE_PROCESS = r"""
 import json, sys
 from pathlib import Path
 from autograder import verify
-from autograder.verify.child import _python, _ShellStub
+from autograder.verify.child import python_source, _ShellStub
 from autograder.verify.decide import run_test_cell
 from autograder.verify.notebooks import learner_cells
 p = verify.plan(Path(sys.argv[1]))
@@ -64,7 +64,7 @@ cells, _ = learner_cells(json.loads(Path(sys.argv[2]).read_text()), p)
 ns = {"__name__": "__main__", "get_ipython": _ShellStub}
 for source in cells:
     try:
-        exec(compile(_python(source), "<cell>", "exec"), ns)
+        exec(compile(python_source(source), "<cell>", "exec"), ns)
     except Exception:
         pass
 print(json.dumps({g: run_test_cell(s, dict(ns), p.learner_names)[0]
@@ -95,7 +95,7 @@ def test_saved_placeholders_have_the_learners_shapes_and_bytes_without_memory():
     x = torch.zeros(5, dtype=torch.float64)
     entries = [{"input": 0}, {"shape": [1000], "dtype": "float32", "same": None},
                {"shape": [1000], "dtype": "float32", "same": 1}, {"output": True}]
-    made = torch_proxy._saves(entries, [x], {"kind": "tensor"}, [])
+    made = torch_proxy.rebuild_saves(entries, [x], {"kind": "tensor"}, [])
     assert made[0] is x and made[3] is None and made[2] is made[1]
     assert made[1].shape == (1000,) and made[1].dtype == torch.float32
     assert made[1].untyped_storage().nbytes() == 4  # one element, expanded
@@ -103,20 +103,20 @@ def test_saved_placeholders_have_the_learners_shapes_and_bytes_without_memory():
 
 def test_what_the_pipe_cannot_carry_is_unverifiable():
     with pytest.raises(Unverifiable):
-        torch_proxy._pack(torch.zeros(2, dtype=torch.bfloat16), [], [])
+        torch_proxy.pack(torch.zeros(2, dtype=torch.bfloat16), [], [])
     with pytest.raises(Unverifiable):
-        torch_proxy._pack([torch.zeros(2)], [], [])  # autograd ignores a tensor in a list
+        torch_proxy.pack([torch.zeros(2)], [], [])  # autograd ignores a tensor in a list
     inputs: list = []
-    tree = torch_proxy._pack(torch.zeros((), dtype=torch.float64), [], inputs)
+    tree = torch_proxy.pack(torch.zeros((), dtype=torch.float64), [], inputs)
     assert tree["i"] == 0 and len(inputs) == 1
 
 
 def test_learner_exceptions_keep_builtin_types_only():
-    assert type(torch_proxy._exception("RuntimeError", "x")) is RuntimeError
-    assert type(torch_proxy._exception("NotImplementedError", "")) is NotImplementedError
-    exit_ = torch_proxy._exception("SystemExit", "bye")  # never stops the verifier
+    assert type(torch_proxy.exception_of("RuntimeError", "x")) is RuntimeError
+    assert type(torch_proxy.exception_of("NotImplementedError", "")) is NotImplementedError
+    exit_ = torch_proxy.exception_of("SystemExit", "bye")  # never stops the verifier
     assert isinstance(exit_, Exception) and type(exit_).__name__ == "SystemExit"
-    odd = torch_proxy._exception("UnicodeDecodeError", "m")  # needs 5 arguments: a stand-in
+    odd = torch_proxy.exception_of("UnicodeDecodeError", "m")  # needs 5 arguments: a stand-in
     assert isinstance(odd, Exception) and str(odd) == "m"
 
 
@@ -181,10 +181,10 @@ def test_wrong_answers_fail_exactly_the_cells_they_fail_in_one_process(
 
 _DISARM = (
     "import torch\n"
-    "import course_utils.checks._core as _core\n"
+    "import course_utils.checks.engine as engine\n"
     "import course_utils.checks.torch_units as _tu\n\n"
     "torch.allclose = lambda *a, **k: True\n"
-    "_core.compare = _tu.compare = lambda *a, **k: None\n"
+    "engine.compare = _tu.compare = lambda *a, **k: None\n"
     "torch.autograd.gradcheck = lambda *a, **k: True\n\n")
 
 

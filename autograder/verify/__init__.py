@@ -2,7 +2,7 @@ r"""Re-check autograded submissions in a process the learner's code never ran in
 
 nbgrader runs the learner's cells and the test cells in one kernel, so a solution cell can
 change what the test cells see: ``np.allclose = lambda *a, **k: True``, a no-op'd
-``course_utils.checks._core.compare``, a custom exception handler that swallows
+``course_utils.checks.engine.compare``, a custom exception handler that swallows
 ``AssertionError``, a behaviour that depends on ``NBGRADER_EXECUTION``... The verifier
 decides every test cell it covers again, in a design where none of that can reach the
 comparison:
@@ -51,7 +51,7 @@ from autograder.verify.batch import (
                                      verify_submission,
                                      write_json,
 )
-from autograder.verify.child import _child_main
+from autograder.verify.child import child_main
 from autograder.verify.decide import (
                                      CELL_BUDGET,
                                      CellVerdict,
@@ -61,10 +61,10 @@ from autograder.verify.decide import (
 )
 from autograder.verify.learner import CALL_TIMEOUT_S, LOAD_GRACE_S, Child, Proxy
 from autograder.verify.notebooks import SUSPICIOUS, Plan, defined_names, plan, suspicious
-from autograder.verify.wire import Unverifiable, _decode, _encode
+from autograder.verify.wire import Unverifiable, decode, encode
 
 __all__ = ["CALL_TIMEOUT_S", "LOAD_GRACE_S", "CELL_BUDGET",
            "SUSPICIOUS", "CellVerdict", "Child", "Plan", "Proxy", "SubmissionReport",
            "Unverifiable", "apply", "check_submission", "decide", "defined_names", "plan",
            "render", "run_test_cell", "suspicious", "verify", "verify_submission",
-           "write_json", "_child_main", "_decode", "_encode"]
+           "write_json", "child_main", "decode", "encode"]

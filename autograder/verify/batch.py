@@ -170,27 +170,25 @@ def _check_worker(root: str, assignment: str, student: str) -> SubmissionReport:
     return check_submission(course, assignment, student, worker_plan(course, assignment))
 
 
+def _crashed(job: tuple, exc: BaseException) -> SubmissionReport:
+    root, assignment, student = job
+    return SubmissionReport(student, assignment, error=f"the re-check process failed: {exc}")
+
+
 def verify(course, assignment: str, students: list[str] | None = None, *,
            write: bool = True, workers: int = 1) -> list[SubmissionReport]:
     """Re-check the autograded submissions of ``assignment`` (all by default).
 
     With ``workers`` > 1 the submissions are decided in that many processes; the
     gradebook is written by this process alone, afterwards."""
-    from autograder.grading import submitted_students
+    from autograder import pool
 
     p = plan(course.notebook(assignment))
-    students = submitted_students(course, assignment) if students is None else students
-    if workers > 1 and len(students) > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(students)),
-                                 mp_context=context) as pool:
-            reports = list(pool.map(_check_worker, [str(course.root)] * len(students),
-                                    [assignment] * len(students), students))
-    else:
-        reports = [check_submission(course, assignment, s, p) for s in students]
+    students = course.students(assignment) if students is None else students
+    jobs = [(str(course.root), assignment, student) for student in students]
+    reports = [report for _, report, _ in pool.run(_check_worker, jobs, workers,
+                                                   crashed=_crashed, desc="re-checking")]
+    reports.sort(key=lambda r: students.index(r.student))
     for report in reports:
         if not report.error:
             apply(course, assignment, report, p, write=write)

@@ -11,14 +11,14 @@ import warnings
 import numpy as np
 
 from autograder.verify.wire import (
-    _at,
-    _decode,
-    _encode,
-    _leaves,
-    _receive,
-    _Remote,
-    _send,
+    Remote,
+    decode,
+    encode,
     generator_from_state,
+    leaves,
+    receive,
+    send,
+    value_at,
 )
 
 
@@ -45,34 +45,34 @@ class _Channel:
 
         def back(value):
             if isinstance(value, np.random.Generator) and id(value) in lent:
-                return _Remote(self, lent[id(value)], "rng")
+                return Remote(self, lent[id(value)], "rng")
             return value
 
         blobs: list[bytes] = []
         header = {"op": "callback", "ref": ref, "method": method,
-                  "args": _encode([back(a) for a in args], blobs, strict=False),
-                  "kwargs": _encode({k: back(v) for k, v in kwargs.items()}, blobs,
+                  "args": encode([back(a) for a in args], blobs, strict=False),
+                  "kwargs": encode({k: back(v) for k, v in kwargs.items()}, blobs,
                                     strict=False),
                   "generators": self.states(blobs)}
-        _send(self.fd_out, header, blobs)
+        send(self.fd_out, header, blobs)
         while True:
-            reply, out = _receive(self.fd_in)
+            reply, out = receive(self.fd_in)
             if reply["op"] == "call":  # the verifier calls the learner again meanwhile
-                _send(self.fd_out, *_child_call(self, reply, out))
+                send(self.fd_out, *_child_call(self, reply, out))
                 continue
             for r, tree in reply.get("generators", []):
                 if r in self.generators:
                     self.generators[r].bit_generator.state = generator_from_state(
-                        _decode(tree, out)).bit_generator.state
+                        decode(tree, out)).bit_generator.state
             if reply.get("error"):
                 kind, message = reply["error"]
                 raise type(kind, (Exception,), {})(message)
-            return _decode(reply["result"], out, self)
+            return decode(reply["result"], out, self)
 
 
     def states(self, blobs: list[bytes]) -> list:
         """[[reference, state]] of the generators the verifier lent for this call."""
-        return [[r, _encode(g.bit_generator.state, blobs, strict=False)]
+        return [[r, encode(g.bit_generator.state, blobs, strict=False)]
                 for r, g in self.generators.items()]
 
 
@@ -103,14 +103,14 @@ def _cell_timeout(signum, frame):
     raise TimeoutError("the cell ran longer than the cell timeout")
 
 
-def _child_main(fd_in: int, fd_out: int) -> None:
+def child_main(fd_in: int, fd_out: int) -> None:
     hide_reference()
     namespace: dict = {"__name__": "__main__", "get_ipython": _ShellStub}
     channel = _Channel(fd_in, fd_out, namespace)
     serve_torch = None
     while True:
         try:
-            header, blobs = _receive(fd_in)
+            header, blobs = receive(fd_in)
         except (EOFError, OSError):
             return
         if header["op"] == "load":
@@ -124,23 +124,23 @@ def _child_main(fd_in: int, fd_out: int) -> None:
             errors, setup_errors = [], []
             signal.signal(signal.SIGALRM, _cell_timeout)
             for n, source in enumerate(header["cells"]):
-                _send(fd_out, {"op": "progress", "cell": n}, [])  # where a death happened
+                send(fd_out, {"op": "progress", "cell": n}, [])  # where a death happened
                 signal.alarm(max(1, int(header["cell_timeout"])))  # nbgrader's, per cell
                 try:
-                    exec(compile(_python(source), "<cell>", "exec"), namespace)
+                    exec(compile(python_source(source), "<cell>", "exec"), namespace)
                 except BaseException as exc:  # noqa: BLE001 (nbgrader goes on after errors)
                     text = f"{type(exc).__name__}: {exc}"[:200]
                     (setup_errors if n in header["instructor"] else errors).append(text)
                 finally:
                     signal.alarm(0)
             names = [n for n in header["names"] if n in namespace]
-            _send(fd_out, {"names": names, "errors": errors, "setup_errors": setup_errors}, [])
+            send(fd_out, {"names": names, "errors": errors, "setup_errors": setup_errors}, [])
         elif header["op"] in ("call", "repeat"):
-            _send(fd_out, *_child_call(channel, header, blobs))
+            send(fd_out, *_child_call(channel, header, blobs))
         elif str(header["op"]).startswith("torch_") and serve_torch is not None:
-            _send(fd_out, *serve_torch(namespace, header, blobs))  # the learner's classes
+            send(fd_out, *serve_torch(namespace, header, blobs))  # the learner's classes
         else:
-            _send(fd_out, {"op": "reply", "error": ["RuntimeError", "unknown request"]}, [])
+            send(fd_out, {"op": "reply", "error": ["RuntimeError", "unknown request"]}, [])
 
 
 def _child_call(channel: _Channel, header: dict, blobs: list[bytes]) -> tuple[dict, list]:
@@ -158,8 +158,8 @@ def _serve_call(channel: _Channel, namespace: dict, header: dict,
     "repeat": a generator among them moves on from call to call), stopping after the first
     that raises or warns, as the check that asked for them would. A repeat's reply holds one
     reply per call made, under "calls"."""
-    args = _decode(header["args"], blobs, channel)
-    kwargs = _decode(header["kwargs"], blobs, channel)
+    args = decode(header["args"], blobs, channel)
+    kwargs = decode(header["kwargs"], blobs, channel)
     out: list[bytes] = []
     try:
         if header["op"] == "call":
@@ -183,7 +183,7 @@ def _serve_call(channel: _Channel, namespace: dict, header: dict,
 def _run(namespace: dict, header: dict, args, kwargs, out: list[bytes]) -> dict:
     """Call the learner's function once; its reply (result, error, warnings, inputs it
     modified, an input it returned), the arrays appended to ``out``."""
-    before = [(p, a.copy()) for p, a in _leaves([args, kwargs])]
+    before = [(p, a.copy()) for p, a in leaves([args, kwargs])]
     reply: dict = {"op": "reply", "error": None, "warnings": [], "mutated": [], "returns_arg": None}
     result = None
     with warnings.catch_warnings(record=True) as caught, np.errstate(**header["errstate"]):
@@ -194,20 +194,20 @@ def _run(namespace: dict, header: dict, args, kwargs, out: list[bytes]) -> dict:
             reply["error"] = [type(exc).__name__, str(exc)[:500]]
     reply["warnings"] = [[w.category.__name__, str(w.message)[:300]] for w in caught[:5]]
     if reply["error"] is None:
-        reply["result"] = _encode(result, out, strict=False)
+        reply["result"] = encode(result, out, strict=False)
         if isinstance(result, np.ndarray):
-            for path, original in _leaves([args, kwargs]):
+            for path, original in leaves([args, kwargs]):
                 if np.shares_memory(result, original):
                     reply["returns_arg"] = list(path)
                     break
     for path, copy in before:
-        now = _at([args, kwargs], path)
+        now = value_at([args, kwargs], path)
         if now.shape != copy.shape or now.tobytes() != copy.tobytes():
-            reply["mutated"].append([list(path), _encode(now, out, strict=False)])
+            reply["mutated"].append([list(path), encode(now, out, strict=False)])
     return reply
 
 
-def _python(source: str) -> str:
+def python_source(source: str) -> str:
     """Cell source as plain Python (IPython magics become calls on get_ipython())."""
     from IPython.core.inputtransformer2 import TransformerManager
 

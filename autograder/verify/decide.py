@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from autograder.course import cell_timeout
-from autograder.verify.child import _python
+from autograder.verify.child import python_source
 from autograder.verify.learner import Child, Proxy
-from autograder.verify.notebooks import Plan, _uses, learner_cells
+from autograder.verify.notebooks import Plan, learner_cells, uses
 from autograder.verify.wire import Unverifiable
 
 #: One test cell's budget in the verifier: this many cell timeouts (the kernel gave it one;
@@ -63,7 +63,7 @@ def run_test_cell(source: str, namespace: dict, learner_names: list[str]) -> tup
     """Execute one instructor test cell in ``namespace``; (status, reason)."""
     stderr = io.StringIO()
     try:
-        code = compile(_python(source), "<test cell>", "exec")
+        code = compile(python_source(source), "<test cell>", "exec")
         with redirect_stdout(io.StringIO()), redirect_stderr(stderr), \
                 warnings.catch_warnings(), np.errstate(all="warn", under="ignore"):
             warnings.simplefilter("default")
@@ -99,7 +99,7 @@ def decide(submitted: dict, p: Plan, cwd: Path) -> tuple[dict[str, tuple[str, st
         namespace: dict = {"__name__": "__verify__"}
         for _, source in p.instructor:
             try:
-                exec(compile(_python(source), "<setup>", "exec"), namespace)
+                exec(compile(python_source(source), "<setup>", "exec"), namespace)
             except Exception:  # noqa: BLE001 (an instructor cell that needs a kernel)
                 pass
         for gid, (source, _) in p.tests.items():
@@ -114,7 +114,7 @@ def decide(submitted: dict, p: Plan, cwd: Path) -> tuple[dict[str, tuple[str, st
                 if n not in child.defined:
                     ns.pop(n, None)
             session = None
-            if p.classes and _uses(source, p.classes):
+            if p.classes and uses(source, p.classes):
                 # torch classes: remote Function and Module stand-ins (imports torch)
                 from autograder.verify import torch_proxy
 

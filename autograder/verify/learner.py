@@ -18,12 +18,12 @@ import numpy as np
 from autograder.course import cell_timeout
 from autograder.verify.wire import (
     Unverifiable,
-    _at,
-    _decode,
-    _encode,
-    _leaves,
-    _receive,
-    _send,
+    decode,
+    encode,
+    leaves,
+    receive,
+    send,
+    value_at,
 )
 
 #: Seconds one call of a learner function may take in the child; None: the course's cell
@@ -84,13 +84,13 @@ class Child:
         os.close(c_out)
         self.fd_out, self.fd_in = p_out, p_in
         per_cell = cell_timeout()
-        _send(self.fd_out, {"op": "load", "cells": self.cells, "names": self.names,
+        send(self.fd_out, {"op": "load", "cells": self.cells, "names": self.names,
                             "instructor": self.instructor, "torch": self.torch,
                             "cell_timeout": per_cell}, [])
         running = None
         try:
             while True:  # each cell has the cell timeout, as in the kernel
-                header, _ = _receive(self.fd_in, time.monotonic() + per_cell + LOAD_GRACE_S)
+                header, _ = receive(self.fd_in, time.monotonic() + per_cell + LOAD_GRACE_S)
                 if header.get("op") != "progress":
                     break
                 running = header.get("cell")
@@ -132,7 +132,7 @@ class Child:
         and the ``preexec_fn`` that sets the rlimits."""
         try:
             from autograder import sandbox
-            bwrap_argv, set_limits = sandbox.bwrap_argv, sandbox._set_limits
+            bwrap_argv, set_limits = sandbox.bwrap_argv, sandbox.set_limits
         except (ImportError, AttributeError):
             self.isolation = "none (autograder.sandbox offers no bwrap_argv)"
             return argv, None
@@ -145,8 +145,8 @@ class Child:
             return argv, None
         package = Path(__file__).resolve().parents[1]  # autograder/
         boot = (f"import sys; sys.path.insert(0, {str(package.parent)!r}); "
-                "from autograder.verify import _child_main; "
-                f"_child_main({argv[-2]}, {argv[-1]})")
+                "from autograder.verify import child_main; "
+                f"child_main({argv[-2]}, {argv[-1]})")
         self.isolation = ("bubblewrap (autograder.sandbox), uid nobody, no network, no "
                           "reference solutions")
         # The reference solutions are not there at all: a learner function that calls them
@@ -208,22 +208,22 @@ class Child:
         blobs: list[bytes] = []
         refs: list = []
         header = {**header, "name": name, "errstate": np.geterr(),
-                  "args": _encode(list(args), blobs, strict=True, refs=refs),
-                  "kwargs": _encode(kwargs, blobs, strict=True, refs=refs)}
+                  "args": encode(list(args), blobs, strict=True, refs=refs),
+                  "kwargs": encode(kwargs, blobs, strict=True, refs=refs)}
         if not self.alive():
             raise RuntimeError(f"{name}: the process running your code has stopped")
         wait, said = self._wait()
         try:
-            _send(self.fd_out, header, blobs)
+            send(self.fd_out, header, blobs)
             while True:
-                reply, out = _receive(self.fd_in, time.monotonic() + wait)
+                reply, out = receive(self.fd_in, time.monotonic() + wait)
                 if reply.get("op") != "callback":
                     break
                 for ref, tree in reply.get("generators", []):
-                    _take_state(refs, ref, _decode(tree, out), name)
-                _send(self.fd_out, *self._callback(refs, reply, out))
+                    _take_state(refs, ref, decode(tree, out), name)
+                send(self.fd_out, *self._callback(refs, reply, out))
             for ref, tree in reply.get("generators", []):
-                _take_state(refs, ref, _decode(tree, out), name)
+                _take_state(refs, ref, decode(tree, out), name)
         except TimeoutError:
             self.stop()
             raise TimeoutError(f"{name} did not return {said}") from None
@@ -239,8 +239,8 @@ class Child:
     def _finish(reply: dict, out: list[bytes], name: str, args: tuple, kwargs: dict):
         """What the call returned in the kernel, from its reply."""
         for path, tree in reply["mutated"]:
-            target = _at([list(args), kwargs], path)
-            new = _decode(tree, out)
+            target = value_at([list(args), kwargs], path)
+            new = decode(tree, out)
             if isinstance(target, np.ndarray) and target.flags.writeable and isinstance(
                     new, np.ndarray) and new.shape == target.shape:
                 np.copyto(target, new, casting="unsafe")
@@ -255,8 +255,8 @@ class Child:
                 raise NotImplementedError(message)
             raise type(kind, (Exception,), {})(message)
         if reply["returns_arg"] is not None:
-            return _at([list(args), kwargs], reply["returns_arg"])
-        return _decode(reply["result"], out)
+            return value_at([list(args), kwargs], reply["returns_arg"])
+        return decode(reply["result"], out)
 
     @staticmethod
     def _callback(refs: list, header: dict, blobs: list[bytes]) -> tuple[dict, list]:
@@ -268,14 +268,14 @@ class Child:
                 if header["method"].startswith("_"):
                     raise AttributeError(header["method"])
                 target = getattr(target, header["method"])
-            args = _decode(header["args"], blobs, refs=refs)
-            kwargs = _decode(header["kwargs"], blobs, refs=refs)
+            args = decode(header["args"], blobs, refs=refs)
+            kwargs = decode(header["kwargs"], blobs, refs=refs)
             result = target(*args, **kwargs)
-            reply = {"op": "return", "result": _encode(result, out, strict=True)}
+            reply = {"op": "return", "result": encode(result, out, strict=True)}
         except (Exception, Unverifiable) as exc:  # noqa: BLE001 (raised in the learner's code)
             out = []
             reply = {"op": "return", "error": [type(exc).__name__, str(exc)[:300]]}
-        reply["generators"] = [[ref, _encode(r.bit_generator.state, out, strict=True)]
+        reply["generators"] = [[ref, encode(r.bit_generator.state, out, strict=True)]
                                for ref, r in enumerate(refs)
                                if isinstance(r, np.random.Generator)]
         return reply, out
@@ -289,8 +289,8 @@ class Child:
             raise RuntimeError(f"{what}: the process running your code has stopped")
         wait, said = self._wait()
         try:
-            _send(self.fd_out, header, blobs)
-            return _receive(self.fd_in, time.monotonic() + wait)
+            send(self.fd_out, header, blobs)
+            return receive(self.fd_in, time.monotonic() + wait)
         except TimeoutError:
             self.stop()
             raise TimeoutError(f"{what} did not return {said}") from None
@@ -323,10 +323,10 @@ class Proxy:
         return self.child.call(self.__name__, args, kwargs)
 
     def repeated(self, times: int, args: tuple, kwargs: dict) -> list:
-        """For ``course_utils.checks._core.call_repeated``: the same call ``times`` times in
+        """For ``course_utils.checks.engine.call_repeated``: the same call ``times`` times in
         one round trip (04's hidden initialiser test draws 9,000 matrices per function);
         one replay per call made."""
-        if any(True for _ in _leaves([list(args), kwargs])):
+        if any(True for _ in leaves([list(args), kwargs])):
             # array arguments: each call may modify them for the next; one at a time
             return [lambda *_a, **_k: self.child.call(self.__name__, args, kwargs)
                     for _ in range(times)]

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.verify.child import _python
+from autograder.verify.child import python_source
 from autograder.verify.learner import Child
 
 #: (regular expression, why it deserves a look) over the learner's code cells.
@@ -16,7 +16,6 @@ SUSPICIOUS = [
     (r"NBGRADER_EXECUTION", "reads NBGRADER_EXECUTION (behaves differently under grading?)"),
     (r"course_utils\s*\.\s*checks|from\s+course_utils\s+import\s+checks",
      "touches the checks module"),
-    (r"\b_core\b", "names the checks' _core module"),
     (r"course_utils\s*\.\s*reference|reference_torch|from\s+course_utils\s+import\s+reference",
      "imports the reference solutions"),
     (r"course_utils\s*\.\s*fixtures|elementwise\.npz|from\s+course_utils\s+import\s+fixtures",
@@ -50,7 +49,7 @@ def defined_names(source: str, *, classes: bool = False) -> list[str]:
     """Top-level names a cell defines (def, class, assignment); only classes with
     ``classes``."""
     try:
-        tree = ast.parse(_python(source))
+        tree = ast.parse(python_source(source))
     except SyntaxError:
         return []
     names = []
@@ -66,7 +65,7 @@ def defined_names(source: str, *, classes: bool = False) -> list[str]:
 def _definitions_only(source: str) -> bool:
     """Whether an instructor cell only imports and defines (safe and cheap to re-run)."""
     try:
-        tree = ast.parse(_python(source))
+        tree = ast.parse(python_source(source))
     except SyntaxError:
         return False
     allowed = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef, ast.Assign)
@@ -156,7 +155,7 @@ def plan(source_notebook: Path) -> Plan:
         missing = sorted((experiments | set().union(*(
             _assigned(instructor[k][1]) for k in range(len(instructor)) if k not in keep)))
             - available)
-        kept = [k for k in keep if k == 0 or not _uses(instructor[k][1], names + missing)]
+        kept = [k for k in keep if k == 0 or not uses(instructor[k][1], names + missing)]
         if kept == keep:
             break
         keep = kept
@@ -171,7 +170,7 @@ def plan(source_notebook: Path) -> Plan:
 def _assigned(source: str) -> set[str]:
     """Every name a cell binds at top level (assignments, loops, imports, def, class)."""
     try:
-        tree = ast.parse(_python(source))
+        tree = ast.parse(python_source(source))
     except SyntaxError:
         return set()
     bound = set()
@@ -187,10 +186,10 @@ def _assigned(source: str) -> set[str]:
     return bound
 
 
-def _uses(source: str, names: list[str]) -> bool:
+def uses(source: str, names: list[str]) -> bool:
     """Whether a cell's top-level statements (not def/class bodies) read one of ``names``."""
     try:
-        tree = ast.parse(_python(source))
+        tree = ast.parse(python_source(source))
     except SyntaxError:
         return True  # the careful answer
     for node in tree.body:
@@ -231,7 +230,7 @@ def learner_cells(submitted: dict, p: Plan) -> tuple[list[str], list[int]]:
 def _reads(source: str) -> set[str]:
     """Every name a cell reads anywhere (function bodies included)."""
     try:
-        tree = ast.parse(_python(source))
+        tree = ast.parse(python_source(source))
     except SyntaxError:
         return set()
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}

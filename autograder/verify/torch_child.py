@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from autograder.verify.wire import _decode, _encode
+from autograder.verify.wire import decode, encode
 
 # Bound at import, before the learner's cells run (the child imports this module first): a
 # cell that replaces torch.autograd.graph.saved_tensors_hooks cannot change what is measured.
@@ -90,11 +90,11 @@ def _array(t: torch.Tensor) -> np.ndarray:
 
 
 def _send_tensor(t: torch.Tensor, out: list[bytes]) -> dict:
-    return _encode(_array(t), out, strict=False)
+    return encode(_array(t), out, strict=False)
 
 
 def _tensor(tree: dict, blobs: list[bytes]) -> torch.Tensor:
-    arr = np.array(_decode(tree, blobs))  # a writable, owned copy
+    arr = np.array(decode(tree, blobs))  # a writable, owned copy
     return torch.from_numpy(arr)
 
 
@@ -104,7 +104,7 @@ def _unpack(tree, blobs: list[bytes], inputs: list):
         t = _tensor(tree["v"], blobs)
         inputs.append((tree["i"], t))
         return t
-    return _decode(tree, blobs)
+    return decode(tree, blobs)
 
 
 def _bytes(t: torch.Tensor) -> bytes:
@@ -182,7 +182,7 @@ def _forward(namespace, header, blobs, reply, out) -> None:
     reply["saves"] = _classify(saved, everything, y)
     reply["ctx_tensors"] = _ctx_tensors(y) if "function" in target else []
     if not isinstance(y, torch.Tensor):
-        reply["result"] = {"kind": "value", "v": _encode(y, out, strict=False)}
+        reply["result"] = {"kind": "value", "v": encode(y, out, strict=False)}
         return
     alias = next((k for k, t in enumerate(everything) if _same(t, y)), None)
     differentiable = bool(y.requires_grad)

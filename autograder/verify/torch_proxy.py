@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from autograder.verify.wire import Unverifiable, _decode, _encode
+from autograder.verify.wire import Unverifiable, decode, encode
 
 __all__ = ["Session", "install"]
 
@@ -48,10 +48,10 @@ __all__ = ["Session", "install"]
 def install(child, classes: list[str], namespace: dict) -> Session:
     """Put proxies for the learner's torch classes ``classes`` (those the child defines)
     into ``namespace``; returns the session, to ``release`` after the test cell."""
-    session = getattr(child, "_torch_session", None)
+    session = getattr(child, "torch_session", None)
     if session is None or session.generation != child.starts:
         session = Session(child)
-        child._torch_session = session
+        child.torch_session = session
     names = [n for n in classes if n in child.defined]
     if not names:
         return session
@@ -98,7 +98,7 @@ class Session:
         except (KeyError, TypeError, ValueError):
             raise RuntimeError("the process running your code sent a garbled answer") from None
         if error is not None:
-            raise _exception(*error)
+            raise exception_of(*error)
         return reply, out
 
     def release(self) -> None:
@@ -111,7 +111,7 @@ class Session:
                 pass
 
 
-def _exception(kind, message) -> BaseException:
+def exception_of(kind, message) -> BaseException:
     """The learner's exception: a built-in type as itself, any other as a new Exception
     subclass of that name (never a BaseException that would stop the verifier)."""
     cls = getattr(builtins, str(kind), None)
@@ -136,19 +136,19 @@ def _array(t: torch.Tensor) -> np.ndarray:
         raise Unverifiable(f"a {t.dtype} tensor cannot cross the pipe") from None
 
 
-def _pack(value, blobs: list[bytes], inputs: list | None):
+def pack(value, blobs: list[bytes], inputs: list | None):
     """An argument for the child; a tensor becomes the next input (``inputs``)."""
     if isinstance(value, torch.Tensor):
-        tree = {"t": "tensor", "i": -1, "v": _encode(_array(value), blobs, strict=True)}
+        tree = {"t": "tensor", "i": -1, "v": encode(_array(value), blobs, strict=True)}
         if inputs is not None:
             inputs.append(value)
             tree["i"] = len(inputs) - 1
         return tree
-    return _encode(value, blobs, strict=True)  # a tensor inside a list: Unverifiable
+    return encode(value, blobs, strict=True)  # a tensor inside a list: Unverifiable
 
 
 def _tensor(tree, blobs: list[bytes]) -> torch.Tensor:
-    arr = _decode(tree, blobs)
+    arr = decode(tree, blobs)
     if not isinstance(arr, (np.ndarray, np.generic)):
         raise RuntimeError("the process running your code sent a garbled tensor")
     return torch.from_numpy(np.array(arr))
@@ -185,8 +185,8 @@ def _remote_forward(ctx, session: Session, target: dict, args: tuple, kwargs: di
     blobs: list[bytes] = []
     inputs: list[torch.Tensor] = []
     header = {"op": "torch_forward", "target": target,
-              "args": [_pack(a, blobs, inputs) for a in args],
-              "kwargs": {str(k): _pack(v, blobs, inputs) for k, v in kwargs.items()}}
+              "args": [pack(a, blobs, inputs) for a in args],
+              "kwargs": {str(k): pack(v, blobs, inputs) for k, v in kwargs.items()}}
     everything = inputs + list(extra)
     header["needs"] = [bool(ctx.needs_input_grad[k]) for k in positions]
     if module is not None:
@@ -198,7 +198,7 @@ def _remote_forward(ctx, session: Session, target: dict, args: tuple, kwargs: di
             new = _tensor(tree, out)
             if new.shape == inputs[k].shape:
                 inputs[k].copy_(new)
-        saves = _saves(reply["saves"], everything, result, out)
+        saves = rebuild_saves(reply["saves"], everything, result, out)
         names = [str(n) for n in reply["ctx_tensors"]]
         state = reply.get("state", [])
     except (KeyError, TypeError, ValueError, IndexError):
@@ -207,7 +207,7 @@ def _remote_forward(ctx, session: Session, target: dict, args: tuple, kwargs: di
         _module_sync(module, state, out)
     if result["kind"] != "tensor":
         setattr(ctx, _RECORD, _Record(session, None, positions, n_args))
-        return _decode(result["v"], out)
+        return decode(result["v"], out)
     alias = result["alias"]
     y = everything[alias] if isinstance(alias, int) and 0 <= alias < len(everything) \
         else _tensor(result["v"], out)
@@ -223,7 +223,7 @@ def _remote_forward(ctx, session: Session, target: dict, args: tuple, kwargs: di
     return y
 
 
-def _saves(entries: list, inputs: list[torch.Tensor], result: dict, out: list[bytes]):
+def rebuild_saves(entries: list, inputs: list[torch.Tensor], result: dict, out: list[bytes]):
     """Tensors equivalent to what the learner saved (``None``: the output itself)."""
     made: list = []
     for entry in entries:
@@ -251,7 +251,7 @@ def _remote_backward(ctx, upstream):
         return tuple(grads)
     blobs: list[bytes] = []
     header = {"op": "torch_backward", "handle": record.handle,
-              "upstream": None if upstream is None else _encode(_array(upstream), blobs,
+              "upstream": None if upstream is None else encode(_array(upstream), blobs,
                                                                 strict=True)}
     reply, out = session.request(header, blobs)
     try:
@@ -313,9 +313,9 @@ def _module_state(module: nn.Module, blobs: list[bytes]) -> dict:
     return {
         "training": bool(module.training),
         "order": [n for n, _ in module.named_parameters()],
-        "params": {n: [_encode(_array(p), blobs, strict=True), bool(p.requires_grad)]
+        "params": {n: [encode(_array(p), blobs, strict=True), bool(p.requires_grad)]
                    for n, p in params.items()},
-        "buffers": {n: _encode(_array(b), blobs, strict=True)
+        "buffers": {n: encode(_array(b), blobs, strict=True)
                     for n, b in module.named_buffers(remove_duplicate=False)}}
 
 
@@ -339,8 +339,8 @@ class _RemoteModule(nn.Module):
         session = type(self)._verify_session
         blobs: list[bytes] = []
         header = {"op": "torch_new", "name": type(self).__name__,
-                  "args": [_pack(a, blobs, None) for a in args],
-                  "kwargs": {str(k): _pack(v, blobs, None) for k, v in kwargs.items()}}
+                  "args": [pack(a, blobs, None) for a in args],
+                  "kwargs": {str(k): pack(v, blobs, None) for k, v in kwargs.items()}}
         reply, out = session.request(header, blobs)
         try:
             self._verify_id = int(reply["id"])
@@ -394,8 +394,8 @@ class _RemoteObject:
     def __init__(self, *args, **kwargs):
         blobs: list[bytes] = []
         header = {"op": "torch_new", "name": type(self).__name__,
-                  "args": [_pack(a, blobs, None) for a in args],
-                  "kwargs": {str(k): _pack(v, blobs, None) for k, v in kwargs.items()}}
+                  "args": [pack(a, blobs, None) for a in args],
+                  "kwargs": {str(k): pack(v, blobs, None) for k, v in kwargs.items()}}
         type(self)._verify_session.request(header, blobs)
 
     def __getattr__(self, name):

@@ -22,7 +22,7 @@ class Unverifiable(BaseException):
 # The wire: a JSON header and raw array bytes, length-prefixed
 
 
-class _Remote:
+class Remote:
     """In the child: a function or generator of the verifier; calling it calls back."""
 
     def __init__(self, channel, ref: int, name: str, method: str | None = None):
@@ -35,11 +35,11 @@ class _Remote:
     def __getattr__(self, method):
         if method.startswith("__"):
             raise AttributeError(method)
-        return _Remote(self._channel, self._ref, method, method)
+        return Remote(self._channel, self._ref, method, method)
 
 
 
-def _encode(value, blobs: list[bytes], *, strict: bool, refs: list | None = None):
+def encode(value, blobs: list[bytes], *, strict: bool, refs: list | None = None):
     """A JSON tree of ``value``; arrays go to ``blobs`` as raw bytes (no pickle).
 
     ``strict`` (the verifier's side): anything else raises Unverifiable, except functions
@@ -63,10 +63,10 @@ def _encode(value, blobs: list[bytes], *, strict: bool, refs: list | None = None
         return {"t": "py", "v": value}
     if isinstance(value, (list, tuple)):
         return {"t": type(value).__name__ if type(value) in (list, tuple) else "list",
-                "v": [_encode(v, blobs, **sub) for v in value]}
+                "v": [encode(v, blobs, **sub) for v in value]}
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {"t": "dict", "v": {k: _encode(v, blobs, **sub) for k, v in value.items()}}
-    if isinstance(value, _Remote) and value._method is None:  # the verifier's own, back
+        return {"t": "dict", "v": {k: encode(v, blobs, **sub) for k, v in value.items()}}
+    if isinstance(value, Remote) and value._method is None:  # the verifier's own, back
         return {"t": "backref", "v": value._ref}
     if refs is not None and isinstance(value, np.random.Generator):
         # The child draws from a generator in the same state, and this one takes the final
@@ -74,7 +74,7 @@ def _encode(value, blobs: list[bytes], *, strict: bool, refs: list | None = None
         # round trip per draw (04's hidden initialiser test draws 18,000 times).
         refs.append(value)
         return {"t": "rng", "r": len(refs) - 1,
-                "v": _encode(value.bit_generator.state, blobs, strict=True)}
+                "v": encode(value.bit_generator.state, blobs, strict=True)}
     if refs is not None and callable(value):
         refs.append(value)
         return {"t": "ref", "v": len(refs) - 1, "name": getattr(value, "__name__", "")}
@@ -88,8 +88,8 @@ def _plain(dtype: np.dtype) -> bool:
     return dtype.kind in "biufc" and dtype.names is None and dtype.shape == ()
 
 
-def _decode(tree, blobs: list[bytes], remote=None, refs: list | None = None):
-    """The value of an ``_encode`` tree; ``remote`` (the child) turns references into
+def decode(tree, blobs: list[bytes], remote=None, refs: list | None = None):
+    """The value of an ``encode`` tree; ``remote`` (the child) turns references into
     call-back stand-ins, ``refs`` (the verifier) resolves references sent back."""
     kind = tree["t"]
     if kind == "py":
@@ -104,18 +104,18 @@ def _decode(tree, blobs: list[bytes], remote=None, refs: list | None = None):
         arr = np.frombuffer(blobs[tree["b"]], dtype=dtype).reshape(tree["s"]).copy()
         return arr[()] if kind == "np" else arr
     if kind in ("list", "tuple"):
-        items = [_decode(v, blobs, remote, refs) for v in tree["v"]]
+        items = [decode(v, blobs, remote, refs) for v in tree["v"]]
         return items if kind == "list" else tuple(items)
     if kind == "dict":
-        return {k: _decode(v, blobs, remote, refs) for k, v in tree["v"].items()}
+        return {k: decode(v, blobs, remote, refs) for k, v in tree["v"].items()}
     if kind == "backref" and refs is not None and 0 <= tree["v"] < len(refs):
         return refs[tree["v"]]
     if kind == "rng" and remote is not None:
-        generator = generator_from_state(_decode(tree["v"], blobs))
+        generator = generator_from_state(decode(tree["v"], blobs))
         remote.generators[tree["r"]] = generator
         return generator
     if kind == "ref" and remote is not None:
-        return _Remote(remote, tree["v"], tree.get("name") or "function")
+        return Remote(remote, tree["v"], tree.get("name") or "function")
     # an opaque stand-in with the learner's type name; sent back to the child as such
     return type(str(tree["v"]), (_Opaque,), {})()
 
@@ -142,7 +142,7 @@ class _Opaque:
     """What a learner's object (not an array or number) becomes in the verifier."""
 
 
-def _send(fd: int, header: dict, blobs: list[bytes]) -> None:
+def send(fd: int, header: dict, blobs: list[bytes]) -> None:
     head = json.dumps({**header, "blobs": [len(b) for b in blobs]}).encode()
     data = struct.pack(">Q", len(head)) + head + b"".join(blobs)
     view = memoryview(data)
@@ -166,7 +166,7 @@ def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
     return b"".join(chunks)
 
 
-def _receive(fd: int, deadline: float | None = None) -> tuple[dict, list[bytes]]:
+def receive(fd: int, deadline: float | None = None) -> tuple[dict, list[bytes]]:
     (size,) = struct.unpack(">Q", _read_exact(fd, 8, deadline))
     if size > 1 << 24:
         raise EOFError
@@ -177,19 +177,19 @@ def _receive(fd: int, deadline: float | None = None) -> tuple[dict, list[bytes]]
     return header, [_read_exact(fd, s, deadline) for s in sizes]
 
 
-def _leaves(value, path=()):
+def leaves(value, path=()):
     """(path, array) of every ndarray inside nested lists, tuples and dicts."""
     if isinstance(value, np.ndarray):
         yield path, value
     elif isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
-            yield from _leaves(v, (*path, i))
+            yield from leaves(v, (*path, i))
     elif isinstance(value, dict):
         for k, v in value.items():
-            yield from _leaves(v, (*path, k))
+            yield from leaves(v, (*path, k))
 
 
-def _at(value, path):
+def value_at(value, path):
     for key in path:
         value = value[key]
     return value

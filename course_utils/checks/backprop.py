@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from course_utils.checks._core import (
+from course_utils.checks.engine import (
     call,
     call_repeated,
     compare,
@@ -60,26 +60,26 @@ def _identity(z):
 # --------------------------------------------------------------------------------------
 # Fixtures: a 3 -> 4 -> 2 tanh network on two examples (computed with the reference).
 
-_X = np.array([[0.5, -1.0, 2.0], [-0.3, 0.8, 0.1]])
-_W1 = np.array([[0.2, -0.4, 0.1], [0.7, 0.3, -0.5], [-0.6, 0.9, 0.25], [0.05, -0.15, 0.8]])
-_W2 = np.array([[0.3, -0.8, 0.5, 0.1], [-0.45, 0.2, 0.65, -0.7]])
-_UPSTREAM = np.array([[1.0, -0.5], [0.25, 2.0]])
-_Y = np.array([[0.5119496730661799, -0.9002751544312544],
+NET_X = np.array([[0.5, -1.0, 2.0], [-0.3, 0.8, 0.1]])
+NET_W1 = np.array([[0.2, -0.4, 0.1], [0.7, 0.3, -0.5], [-0.6, 0.9, 0.25], [0.05, -0.15, 0.8]])
+NET_W2 = np.array([[0.3, -0.8, 0.5, 0.1], [-0.45, 0.2, 0.65, -0.7]])
+NET_UPSTREAM = np.array([[1.0, -0.5], [0.25, 2.0]])
+NET_Y = np.array([[0.5119496730661799, -0.9002751544312544],
                [0.2621661332321638, 0.5830843854636111]])
-_GRAD_W1 = np.array([
+NET_GRAD_W1 = np.array([
     [0.22133390657888782, -0.5343643808180905, 0.28930793652350534],
     [-0.16123219145098736, 0.338008415670646, -0.5438925528075862],
     [-0.03974209549637921, 0.17101111440502215, 0.43595662019419734],
     [0.2770113877260564, -0.7336261105618676, -0.05937612730917949]])
-_GRAD_W2 = np.array([
+NET_GRAD_W2 = np.array([
     [0.36355216516565714, -0.5505472096103795, -0.2764174082672775, 0.6839069256383984],
     [-0.5245432315792761, 0.04369917826724143, 1.0185791539926379, -0.16198913369883655]])
-_GRAD_X = np.array([
+NET_GRAD_X = np.array([
     [-0.2758642862220836, 0.023524076351681307, 0.21561831422495095],
     [-0.3567740569841951, 0.7532828411611392, -0.6887130519255245]])
 
 
-def _gain_init(gain):
+def gain_init(gain):
     """init(fan_in, fan_out, rng) = gain * N(0, 1) / sqrt(fan_in): the checks' own init."""
     def init(fan_in, fan_out, rng):
         return rng.standard_normal((fan_out, fan_in)) * gain / np.sqrt(fan_in)
@@ -88,7 +88,7 @@ def _gain_init(gain):
 
 
 #: (depth, width, activation, gain, seed) -> the reference's layer_gradient_norms.
-_NORM_FIXTURES = {
+NORM_FIXTURES = {
     (3, 4, "tanh", 1.0, 7):
         np.array([0.18718407164944087, 0.062434585623775865, 0.3178191069268783]),
     (5, 3, "relu", 2.0 ** 0.5, 11):
@@ -189,13 +189,13 @@ def check_mlp_forward(mlp_forward: Callable) -> None:
     __tracebackhide__ = True
     name = "mlp_forward"
     # 1. the fixture: tanh on both layers.
-    where = _where_net(_X, [_W1, _W2], "tanh")
-    y, _ = _forward(mlp_forward, _X.copy(), [_W1.copy(), _W2.copy()], np.tanh, where)
-    _check_matrix(name, y, _Y.shape, "y", where)
+    where = _where_net(NET_X, [NET_W1, NET_W2], "tanh")
+    y, _ = _forward(mlp_forward, NET_X.copy(), [NET_W1.copy(), NET_W2.copy()], np.tanh, where)
+    _check_matrix(name, y, NET_Y.shape, "y", where)
     hint = "every layer is a = sigma(a @ W.T), in the order of weights, the last one included."
-    if np.allclose(y, np.tanh(_X @ _W1.T) @ _W2.T):
+    if np.allclose(y, np.tanh(NET_X @ NET_W1.T) @ NET_W2.T):
         hint = "y = sigma(z^(L)): apply sigma to the last layer too, as the note does."
-    compare(name, y, _Y, inputs=_grid_inputs(_Y.shape), rtol=RTOL, atol=ATOL, hint=hint)
+    compare(name, y, NET_Y, inputs=_grid_inputs(NET_Y.shape), rtol=RTOL, atol=ATOL, hint=hint)
     # 2. identity activation: the network is the linear map x @ W1.T @ W2.T @ W3.T.
     rng = np.random.default_rng(5)
     x, weights = _random_net(rng, 3, [4, 6, 3, 2], 5)
@@ -333,11 +333,11 @@ def check_mlp_backward(mlp_backward: Callable, mlp_forward: Callable) -> None:
     """Gradients of ``mlp_backward``: a fixture, then central differences of your forward."""
     __tracebackhide__ = True
     # 1. the fixture (tanh, 3 -> 4 -> 2, two examples).
-    weights = [_W1.copy(), _W2.copy()]
-    where = _where_net(_X, weights, "tanh")
-    _, cache = _forward(mlp_forward, _X.copy(), weights, np.tanh, where)
-    grads, dx = _backward(mlp_backward, cache, _UPSTREAM.copy(), weights, tanh_grad, 2, where)
-    _compare_backward(grads, dx, [_GRAD_W1, _GRAD_W2], _GRAD_X, weights, _X, where,
+    weights = [NET_W1.copy(), NET_W2.copy()]
+    where = _where_net(NET_X, weights, "tanh")
+    _, cache = _forward(mlp_forward, NET_X.copy(), weights, np.tanh, where)
+    grads, dx = _backward(mlp_backward, cache, NET_UPSTREAM.copy(), weights, tanh_grad, 2, where)
+    _compare_backward(grads, dx, [NET_GRAD_W1, NET_GRAD_W2], NET_GRAD_X, weights, NET_X, where,
                       rtol=RTOL, atol=ATOL, source="")
     # 2. central differences of the learner's own forward, sigmoid and relu networks.
     rng = np.random.default_rng(21)
@@ -586,8 +586,8 @@ def _norms_hint(got, expected):
 def check_layer_gradient_norms(fn: Callable) -> None:
     """Three small networks (tanh, ReLU, sigmoid) against fixtures, seeds fixed."""
     __tracebackhide__ = True
-    for (depth, width, act, gain, seed), expected in _NORM_FIXTURES.items():
-        got, inputs = _norms_call(fn, depth, width, act, _gain_init(gain),
+    for (depth, width, act, gain, seed), expected in NORM_FIXTURES.items():
+        got, inputs = _norms_call(fn, depth, width, act, gain_init(gain),
                                   np.random.default_rng(seed))
         compare("layer_gradient_norms", got, expected,
                 inputs={**inputs, "seed": seed, "layer": np.arange(1, depth + 1)},
@@ -600,7 +600,7 @@ def check_layer_gradient_norms_params(fn: Callable) -> None:
     __tracebackhide__ = True
     name = "layer_gradient_norms"
     calls = []
-    base = _gain_init(1.0)
+    base = gain_init(1.0)
 
     def recording_init(fan_in, fan_out, rng):
         calls.append((fan_in, fan_out, rng))
@@ -620,7 +620,7 @@ def check_layer_gradient_norms_params(fn: Callable) -> None:
         fail(name, "passed init a different generator from the rng it was given.",
              f"on input {where}", hint="pass rng itself, so that one seed fixes everything.")
     # sigma_grad is used: doubling it scales layer l's gradient by 2^(depth - l + 1).
-    expected = _NORM_FIXTURES[3, 4, "tanh", 1.0, 7]
+    expected = NORM_FIXTURES[3, 4, "tanh", 1.0, 7]
     got, inputs = _norms_call(fn, 3, 4, (np.tanh, lambda z: 2.0 * tanh_grad(z)), base,
                               np.random.default_rng(7))
     compare(name, got, expected * 2.0 ** np.arange(3, 0, -1),
@@ -640,7 +640,7 @@ def hidden_layer_gradient_norms(fn: Callable, seed: int = 0) -> None:
     __tracebackhide__ = True
     from course_utils import reference
 
-    inits = [reference.xavier_normal, reference.he_normal, _gain_init(1.0), _gain_init(2.0)]
+    inits = [reference.xavier_normal, reference.he_normal, gain_init(1.0), gain_init(2.0)]
     rng = np.random.default_rng(seed)
     for trial in range(10):
         act = ["tanh", "sigmoid", "relu"][trial % 3]

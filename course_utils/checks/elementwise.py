@@ -1,7 +1,7 @@
 r"""Checks of the elementwise functions: 02's activation units and 04's stable forms.
 
 Each check calls the learner's function the way a test cell does, and raises an
-``AssertionError`` of at most six lines (via ``_core``) at the first problem, in the order
+``AssertionError`` of at most six lines (via ``engine``) at the first problem, in the order
 the learner needs it: implemented at all -> type, shape, dtype -> input left alone ->
 no warning -> values. A passing check prints nothing.
 
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from course_utils import fixtures
-from course_utils.checks._core import (
+from course_utils.checks.engine import (
     RTOL,
     as_result_array,
     call,
@@ -90,13 +90,13 @@ def _spec(name: str, who: str) -> Spec:
 def _numpy_defaults(fn: Callable, *, nan_input: bool = False) -> Callable:
     """``fn`` under NumPy's default error state for underflow (ignored).
 
-    ``_core.call`` turns every floating-point flag into a warning, underflow included,
+    ``engine.call`` turns every floating-point flag into a warning, underflow included,
     but a learner's notebook ignores underflow (np.exp(-1e30) is a correct 0.0). On a nan
     input some NumPy ufuncs (np.logaddexp) raise the *invalid* flag although the result is
     the correct nan: that flag is ignored for nan inputs only.
     """
     if not callable(fn):
-        return fn  # _core.call explains what is wrong with it
+        return fn  # engine.call explains what is wrong with it
 
     @functools.wraps(fn)
     def wrapped(*args: Any, **kwargs: Any) -> Any:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.checks._core import call, compare, fail, fmt, reports
+from course_utils.checks.engine import call, compare, fail, fmt, reports
 from course_utils.units import relu as _relu
 
 __all__ = [

@@ -8,7 +8,7 @@ fixture holds and the inputs a check feeds can never drift apart.
 
 Tolerances
 ----------
-``|got - expected| <= atol + rtol * |expected|`` with ``rtol`` from ``_core.RTOL``
+``|got - expected| <= atol + rtol * |expected|`` with ``rtol`` from ``engine.RTOL``
 (1e-6 float64, 1e-4 float32) and ``atol`` from the spec:
 
 * 02's smooth units (values of order 1): ``atol`` 1e-12 (float64), 1e-6 (float32). A correct

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.checks._core import call, compare, fail, fmt, reports
+from course_utils.checks.engine import call, compare, fail, fmt, reports
 from course_utils.memory import saved_for_backward, tensor_attributes
 
 __all__ = [
@@ -97,7 +97,7 @@ def _function_class(fn, name: str):
 
 
 def _forward(fn, name, x, *rest, inputs=None):
-    """``fn.apply(x, *rest)`` through ``_core.call``; the result must be a tensor."""
+    """``fn.apply(x, *rest)`` through ``engine.call``; the result must be a tensor."""
     __tracebackhide__ = True
     inputs = inputs if inputs is not None else {"x": _np(x)}
     y = call(fn.apply, name, x, *rest, inputs=inputs)

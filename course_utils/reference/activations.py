@@ -42,12 +42,12 @@ import math
 import numpy as np
 
 from course_utils.reference.arithmetic import (
-    _as_float,
-    _over_1pe,
-    _param,
-    _quiet,
-    _result,
-    _sigmoid_parts,
+    over_1pe,
+    param,
+    quiet,
+    rounded_to,
+    sigmoid_parts,
+    to_float64,
 )
 from course_utils.reference.swish_mish import (
     mish,
@@ -82,7 +82,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 
 
-@_quiet
+@quiet
 def sigmoid(z):
     r"""Logistic sigmoid, computed without overflow.
 
@@ -110,11 +110,11 @@ def sigmoid(z):
     >>> sigmoid([-1000.0, 0.0, 1000.0])
     array([0. , 0.5, 1. ])
     """
-    x, dtype = _as_float(z, "sigmoid")
-    return _result(_sigmoid_parts(x)[1], dtype)
+    x, dtype = to_float64(z, "sigmoid")
+    return rounded_to(sigmoid_parts(x)[1], dtype)
 
 
-@_quiet
+@quiet
 def sigmoid_grad(z):
     r"""Derivative of the sigmoid with respect to z.
 
@@ -142,9 +142,9 @@ def sigmoid_grad(z):
     >>> sigmoid_grad([0.0, 40.0])
     array([2.50000000e-01, 4.24835426e-18])
     """
-    x, dtype = _as_float(z, "sigmoid_grad")
+    x, dtype = to_float64(z, "sigmoid_grad")
     e = np.exp(-np.abs(x))
-    return _result(_over_1pe(e, e, power=2), dtype)
+    return rounded_to(over_1pe(e, e, power=2), dtype)
 
 
 # --------------------------------------------------------------------------------------
@@ -174,8 +174,8 @@ def relu(z):
     >>> relu([-2.0, 0.0, 3.0])
     array([0., 0., 3.])
     """
-    x, dtype = _as_float(z, "relu")
-    return _result(np.maximum(x, 0.0), dtype)
+    x, dtype = to_float64(z, "relu")
+    return rounded_to(np.maximum(x, 0.0), dtype)
 
 
 def relu_grad(z):
@@ -204,27 +204,27 @@ def relu_grad(z):
     >>> relu_grad([-2.0, 0.0, 3.0])
     array([0., 1., 1.])
     """
-    x, dtype = _as_float(z, "relu_grad")
-    return _result(np.heaviside(x, 1.0), dtype)
+    x, dtype = to_float64(z, "relu_grad")
+    return rounded_to(np.heaviside(x, 1.0), dtype)
 
 
-@_quiet
+@quiet
 def _leaky(z, a, name):
-    x, dtype = _as_float(z, name)
-    a = _param(a, "a", name)
+    x, dtype = to_float64(z, name)
+    a = param(a, "a", name)
     neg = x < 0
     if a == 0.0:
         y = np.where(neg, 0.0, x)  # a * (-inf) would be nan; the limit is 0
     else:
         y = np.where(neg, a * x, x)
-    return _result(y, dtype)
+    return rounded_to(y, dtype)
 
 
 def _leaky_grad(z, a, name):
-    x, dtype = _as_float(z, name)
-    a = _param(a, "a", name)
+    x, dtype = to_float64(z, name)
+    a = param(a, "a", name)
     y = np.where(x < 0, a, 1.0)
-    return _result(np.where(np.isnan(x), np.nan, y), dtype)
+    return rounded_to(np.where(np.isnan(x), np.nan, y), dtype)
 
 
 def leaky_relu(z, a=0.01):
@@ -339,7 +339,7 @@ def prelu_grad(z, a):
     return _leaky_grad(z, a, "prelu_grad")
 
 
-@_quiet
+@quiet
 def prelu_grad_a(z, a, upstream):
     r"""Gradient of the loss with respect to PReLU's slope, summed over all positions.
 
@@ -372,9 +372,9 @@ def prelu_grad_a(z, a, upstream):
     >>> prelu_grad_a([-2.0, 1.0, -0.5], a=0.25, upstream=[1.0, 5.0, 2.0])
     -3.0
     """
-    x, _ = _as_float(z, "prelu_grad_a")
-    _param(a, "a", "prelu_grad_a")
-    up, _ = _as_float(upstream, "prelu_grad_a")
+    x, _ = to_float64(z, "prelu_grad_a")
+    param(a, "a", "prelu_grad_a")
+    up, _ = to_float64(upstream, "prelu_grad_a")
     if up.shape != x.shape:
         raise ValueError(
             f"prelu_grad_a: upstream must have z's shape {x.shape}, got {up.shape}."
@@ -424,12 +424,12 @@ def numerical_derivative(f, z, h=1e-5):
     >>> np.round(numerical_derivative(np.sin, [0.0, np.pi]), 8)
     array([ 1., -1.])
     """
-    h = _param(h, "h", "numerical_derivative")
+    h = param(h, "h", "numerical_derivative")
     if h <= 0:
         raise ValueError(f"numerical_derivative: h must be positive, got {h}.")
     if not callable(f):
         raise TypeError(f"numerical_derivative: f must be callable, got {type(f).__name__}.")
-    x, _ = _as_float(z, "numerical_derivative")
+    x, _ = to_float64(z, "numerical_derivative")
     up = np.asarray(f(x + h), dtype=np.float64)
     down = np.asarray(f(x - h), dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):

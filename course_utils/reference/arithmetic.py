@@ -10,19 +10,19 @@ import math
 import numpy as np
 
 #: exp(-|x|) is 0 in float64 below x = -745.2. Exponential arguments are clipped to
-#: [-_CLIP, _CLIP]: it turns +-inf into finite numbers with the same result and keeps
+#: [-CLIP, CLIP]: it turns +-inf into finite numbers with the same result and keeps
 #: x * exp(-|x|) away from inf * 0. Mish's z * e^z is 0 for z < -800; Swish's
 #: z * e^(beta z) and z**2 * e^(beta z) can be non-zero down to beta z = -2165 (huge z,
 #: tiny beta), so its gate argument is clipped at 2400.
-_CLIP_MISH = 800.0
-_CLIP = 2400.0
+CLIP_MISH = 800.0
+CLIP = 2400.0
 
 # --------------------------------------------------------------------------------------
 # Shared plumbing: input conversion, the result, parameters, safe exponentials.
 # --------------------------------------------------------------------------------------
 
 
-def _quiet(fn):
+def quiet(fn):
     """Silence overflow and underflow inside ``fn``: there they are the correct rounding."""
 
     @functools.wraps(fn)
@@ -33,7 +33,7 @@ def _quiet(fn):
     return wrapper
 
 
-def _as_float(z, name):
+def to_float64(z, name):
     """``(z as a new float64 array, the dtype of the result)``; TypeError for non-reals."""
     arr = np.asarray(z)
     if arr.dtype.kind in "biu":
@@ -48,12 +48,12 @@ def _as_float(z, name):
     return arr.astype(np.float64), out
 
 
-def _result(y, dtype):
+def rounded_to(y, dtype):
     """A new ndarray of ``dtype`` (0-d for a 0-d input), rounded once from float64."""
     return np.asarray(y, dtype=np.float64).astype(dtype)
 
 
-def _param(value, what, name):
+def param(value, what, name):
     """A finite real scalar parameter (``a`` or ``beta``) as a Python float."""
     arr = np.asarray(value)
     if arr.ndim != 0 or arr.dtype.kind not in "biuf":
@@ -64,7 +64,7 @@ def _param(value, what, name):
     return value
 
 
-def _times_exp(m, x):
+def times_exp(m, x):
     """``m * exp(x)`` for -2800 <= x <= 0, accurate even where exp(x) is subnormal or 0.
 
     Below x = -700, exp(x) loses bits to the subnormal range (or is 0) while m * exp(x)
@@ -97,11 +97,11 @@ def _two_product(beta, z):
     p = mb * mz
     err = ((bh * zh - p) + bh * zl + bl * zh) + bl * zl
     lo = np.ldexp(err, eb + ez)
-    inside = np.abs(x) <= _CLIP
-    return np.clip(x, -_CLIP, _CLIP), np.where(inside, lo, 0.0)
+    inside = np.abs(x) <= CLIP
+    return np.clip(x, -CLIP, CLIP), np.where(inside, lo, 0.0)
 
 
-def _gate(z, beta):
+def gate(z, beta):
     """Swish's gate argument for every z, infinities included.
 
     Returns ``(zf, x, x_lo, zinf)``: z with +-inf replaced by 0, the clipped gate
@@ -112,11 +112,11 @@ def _gate(z, beta):
     zf = np.where(zinf, 0.0, z)
     x, lo = _two_product(beta, zf)
     if beta != 0.0:
-        x = np.where(zinf, math.copysign(_CLIP, beta) * np.sign(z), x)
+        x = np.where(zinf, math.copysign(CLIP, beta) * np.sign(z), x)
     return zf, x, lo, zinf
 
 
-def _over_1pe(num, e, power=1):
+def over_1pe(num, e, power=1):
     """``num / (1 + e)**power`` for 0 <= e <= 1, without the rounding of 1 + e.
 
     1 + e = p + q exactly (Fast2Sum, as 1 >= e), and 1/(p + q) = (1/p)(1 - q/p) to far
@@ -140,7 +140,7 @@ def _fast_two_sum(a, b):
     return s, b - (s - a)
 
 
-def _two_sum(a, b):
+def two_sum(a, b):
     s = a + b
     bb = s - a
     return s, (a - (s - bb)) + (b - bb)
@@ -159,53 +159,53 @@ def _two_prod(a, b):
     return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
 
 
-def _dd_add(a, b):
-    s, e = _two_sum(a[0], b[0])
+def dd_add(a, b):
+    s, e = two_sum(a[0], b[0])
     return _fast_two_sum(s, e + (a[1] + b[1]))
 
 
-def _dd_mul(a, b):
+def dd_mul(a, b):
     p, e = _two_prod(a[0], b[0])
     return _fast_two_sum(p, e + (a[0] * b[1] + a[1] * b[0]))
 
 
-def _dd_div(a, b):
+def dd_div(a, b):
     q1 = a[0] / b[0]
     p, e = _two_prod(q1, b[0])
     r = ((a[0] - p) - e + a[1]) - q1 * b[1]
     return _fast_two_sum(q1, r / b[0])
 
 
-def _dd(a):
+def dd(a):
     return a, np.zeros_like(a)
 
 
-def _dd_times_exp(m, x):
-    """``m * exp(x)`` rounded once, for a double-double m and x <= 0 (see _times_exp)."""
-    direct = _dd_mul(m, _dd(np.exp(x)))[0]
+def dd_times_exp(m, x):
+    """``m * exp(x)`` rounded once, for a double-double m and x <= 0 (see times_exp)."""
+    direct = dd_mul(m, dd(np.exp(x)))[0]
     if not np.any(x < -700.0):
         return direct
-    return np.where(x >= -700.0, direct, _times_exp(m[0], x))
+    return np.where(x >= -700.0, direct, times_exp(m[0], x))
 
 
-def _sigmoid_parts(x, lo=0.0):
+def sigmoid_parts(x, lo=0.0):
     """``(E, s)`` with E = exp(-|x + lo|) and s = sigmoid(x + lo), for |lo| << |x| or lo = 0."""
     sign = np.where(x < 0, -1.0, 1.0)
     e = np.exp(-np.abs(x))
     e = e - e * (sign * lo)  # exp(-|x| - sign*lo) to first order; lo is below 1 ulp of x
-    s = _over_1pe(np.where(x < 0, e, 1.0), e)
+    s = over_1pe(np.where(x < 0, e, 1.0), e)
     return e, s
 
 
-def _gate_dd(x, lo):
+def gate_dd(x, lo):
     """Double-double pieces of the gate at x + lo: ``(E, 1 + E, 1 + lo)``, E = exp(-|x + lo|)."""
     sign = np.where(x < 0, -1.0, 1.0)
     e = np.exp(-np.abs(x))
     e_dd = _fast_two_sum(e, -e * (sign * lo))
-    return e_dd, _dd_add(_dd(np.ones_like(e)), e_dd), _two_sum(1.0, lo)
+    return e_dd, dd_add(dd(np.ones_like(e)), e_dd), two_sum(1.0, lo)
 
 
-def _big_scale(zf):
+def big_scale(zf):
     """2**-64 where |z| > 2**900 (so that Dekker's split cannot overflow), else 1."""
     return np.where(np.abs(zf) > 2.0**900, 2.0**-64, 1.0)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from course_utils.reference.activations import sigmoid
-from course_utils.reference.arithmetic import _as_float, _quiet, _result
+from course_utils.reference.arithmetic import quiet, rounded_to, to_float64
 
 __all__ = ["stable_sigmoid", "softplus", "log_sigmoid"]
 
@@ -20,7 +20,7 @@ __all__ = ["stable_sigmoid", "softplus", "log_sigmoid"]
 stable_sigmoid = sigmoid
 
 
-@_quiet
+@quiet
 def softplus(z):
     r"""Softplus, the smooth ReLU, computed without overflow or cancellation.
 
@@ -54,11 +54,11 @@ def softplus(z):
     >>> softplus([-800.0, 0.0, 800.0])
     array([0.00000000e+00, 6.93147181e-01, 8.00000000e+02])
     """
-    x, dtype = _as_float(z, "softplus")
-    return _result(np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x))), dtype)
+    x, dtype = to_float64(z, "softplus")
+    return rounded_to(np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x))), dtype)
 
 
-@_quiet
+@quiet
 def log_sigmoid(z):
     r"""Logarithm of the sigmoid, computed without overflow or cancellation.
 
@@ -91,5 +91,5 @@ def log_sigmoid(z):
     >>> log_sigmoid([-800.0, 0.0, 40.0])
     array([-8.00000000e+02, -6.93147181e-01, -4.24835426e-18])
     """
-    x, dtype = _as_float(z, "log_sigmoid")
-    return _result(np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x))), dtype)
+    x, dtype = to_float64(z, "log_sigmoid")
+    return rounded_to(np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x))), dtype)

@@ -7,22 +7,22 @@ from __future__ import annotations
 import numpy as np
 
 from course_utils.reference.arithmetic import (
-    _CLIP,
-    _CLIP_MISH,
-    _as_float,
-    _big_scale,
-    _dd,
-    _dd_add,
-    _dd_div,
-    _dd_mul,
-    _dd_times_exp,
-    _gate,
-    _gate_dd,
-    _param,
-    _quiet,
-    _result,
-    _times_exp,
-    _two_sum,
+    CLIP,
+    CLIP_MISH,
+    big_scale,
+    dd,
+    dd_add,
+    dd_div,
+    dd_mul,
+    dd_times_exp,
+    gate,
+    gate_dd,
+    param,
+    quiet,
+    rounded_to,
+    times_exp,
+    to_float64,
+    two_sum,
 )
 
 # --------------------------------------------------------------------------------------
@@ -30,7 +30,7 @@ from course_utils.reference.arithmetic import (
 # --------------------------------------------------------------------------------------
 
 
-@_quiet
+@quiet
 def swish(z, beta=1.0):
     r"""Swish (SiLU for beta = 1): z gated by a sigmoid of itself.
 
@@ -62,21 +62,21 @@ def swish(z, beta=1.0):
     >>> swish(4.0, beta=0.0)
     array(2.)
     """
-    x0, dtype = _as_float(z, "swish")
-    beta = _param(beta, "beta", "swish")
-    zf, x, lo, zinf = _gate(x0, beta)
-    e_dd, one_e, one_lo = _gate_dd(x, lo)
-    k = _big_scale(zf)
-    m = _dd_div(_dd(zf * k), one_e)  # z / (1 + E)
-    pos = _dd_mul(m, _dd(np.ones_like(zf)))[0]
-    neg = _dd_times_exp(_dd_mul(m, one_lo), -np.abs(x))  # ... * exp(x + lo)
-    neg = np.where(x <= -_CLIP, 0.0, neg)  # |z| e^(beta z) < 1e309 e^-2400 = 0
+    x0, dtype = to_float64(z, "swish")
+    beta = param(beta, "beta", "swish")
+    zf, x, lo, zinf = gate(x0, beta)
+    e_dd, one_e, one_lo = gate_dd(x, lo)
+    k = big_scale(zf)
+    m = dd_div(dd(zf * k), one_e)  # z / (1 + E)
+    pos = dd_mul(m, dd(np.ones_like(zf)))[0]
+    neg = dd_times_exp(dd_mul(m, one_lo), -np.abs(x))  # ... * exp(x + lo)
+    neg = np.where(x <= -CLIP, 0.0, neg)  # |z| e^(beta z) < 1e309 e^-2400 = 0
     y = np.where(x < 0, neg, pos) / k
-    y = np.where(zinf & (x > -_CLIP), x0, y)  # the gate tends to 1/2 or 1: swish -> z
-    return _result(y, dtype)
+    y = np.where(zinf & (x > -CLIP), x0, y)  # the gate tends to 1/2 or 1: swish -> z
+    return rounded_to(y, dtype)
 
 
-@_quiet
+@quiet
 def swish_grad(z, beta=1.0):
     r"""Derivative of Swish with respect to z.
 
@@ -106,21 +106,21 @@ def swish_grad(z, beta=1.0):
     >>> swish_grad([-50.0, 0.0, 50.0])
     array([-9.45087426e-21,  5.00000000e-01,  1.00000000e+00])
     """
-    x0, dtype = _as_float(z, "swish_grad")
-    beta = _param(beta, "beta", "swish_grad")
-    _, x, lo, _ = _gate(x0, beta)
-    e_dd, one_e, one_lo = _gate_dd(x, lo)
-    den = _dd_mul(one_e, one_e)
-    xt = _dd_add(_dd(x), _dd(lo))  # the exact beta * z
+    x0, dtype = to_float64(z, "swish_grad")
+    beta = param(beta, "beta", "swish_grad")
+    _, x, lo, _ = gate(x0, beta)
+    e_dd, one_e, one_lo = gate_dd(x, lo)
+    den = dd_mul(one_e, one_e)
+    xt = dd_add(dd(x), dd(lo))  # the exact beta * z
     # x < 0: E (1 + E + x) / (1 + E)**2, with the factor E = exp(x + lo) applied last
-    num_neg = _dd_add(_dd_add(_dd(np.ones_like(x)), xt), e_dd)
-    neg = _dd_times_exp(_dd_mul(_dd_div(num_neg, den), one_lo), -np.abs(x))
+    num_neg = dd_add(dd_add(dd(np.ones_like(x)), xt), e_dd)
+    neg = dd_times_exp(dd_mul(dd_div(num_neg, den), one_lo), -np.abs(x))
     # x >= 0: (1 + E + x E) / (1 + E)**2, all terms positive
-    pos = _dd_div(_dd_add(one_e, _dd_mul(xt, e_dd)), den)[0]
-    return _result(np.where(x < 0, neg, pos), dtype)
+    pos = dd_div(dd_add(one_e, dd_mul(xt, e_dd)), den)[0]
+    return rounded_to(np.where(x < 0, neg, pos), dtype)
 
 
-@_quiet
+@quiet
 def swish_grad_beta(z, beta=1.0):
     r"""Derivative of Swish with respect to its gate parameter beta.
 
@@ -152,28 +152,28 @@ def swish_grad_beta(z, beta=1.0):
     >>> swish_grad_beta([0.0, 1.0, 100.0])
     array([0.00000000e+00, 1.96611933e-01, 3.72007598e-40])
     """
-    x0, dtype = _as_float(z, "swish_grad_beta")
-    beta = _param(beta, "beta", "swish_grad_beta")
-    zf, x, lo, zinf = _gate(x0, beta)
+    x0, dtype = to_float64(z, "swish_grad_beta")
+    beta = param(beta, "beta", "swish_grad_beta")
+    zf, x, lo, zinf = gate(x0, beta)
     sign = np.where(x < 0, -1.0, 1.0)
-    e_dd, one_e, _ = _gate_dd(x, lo)
-    den = _dd_mul(one_e, one_e)
+    e_dd, one_e, _ = gate_dd(x, lo)
+    den = dd_mul(one_e, one_e)
     # w = z exp(-|x + lo|/2), so that the value is w**2 / (1 + E)**2
     small = np.abs(zf) <= 2.0**500  # then w**2 cannot overflow
     zs = np.where(small, zf, 0.0)
     h = np.exp(-0.5 * np.abs(x))
-    w = _dd_mul(_dd_mul(_dd(zs), _dd(h)), _two_sum(1.0, -0.5 * sign * lo))
-    y = _dd_div(_dd_mul(w, w), den)[0]
+    w = dd_mul(dd_mul(dd(zs), dd(h)), two_sum(1.0, -0.5 * sign * lo))
+    y = dd_div(dd_mul(w, w), den)[0]
     # beyond |x| = 1400 (exp(-|x|/2) subnormal) or for |z| > 2**500 (beta < 2**-490):
     # w by halves, in plain float64 (a few ulp)
-    w_far = _times_exp(zf, -0.5 * np.abs(x))
+    w_far = times_exp(zf, -0.5 * np.abs(x))
     w_far = w_far - w_far * (0.5 * sign * lo)
     w_far = w_far / (1.0 + e_dd[0])
     far = w_far * w_far
     y = np.where((np.abs(x) > 1400.0) | ~small, far, y)
-    y = np.where(np.abs(x) >= _CLIP, 0.0, y)  # z**2 e^-|beta z| < 1e617 e^-2400 = 0
+    y = np.where(np.abs(x) >= CLIP, 0.0, y)  # z**2 e^-|beta z| < 1e617 e^-2400 = 0
     y = np.where(zinf & (x == 0.0), np.inf, y)
-    return _result(y, dtype)
+    return rounded_to(y, dtype)
 
 
 # --------------------------------------------------------------------------------------
@@ -181,7 +181,7 @@ def swish_grad_beta(z, beta=1.0):
 # --------------------------------------------------------------------------------------
 
 
-@_quiet
+@quiet
 def mish(z):
     r"""Mish: z times the tanh of the softplus of z.
 
@@ -214,21 +214,21 @@ def mish(z):
     >>> mish([-1000.0, 0.0, 1000.0])
     array([  -0.,    0., 1000.])
     """
-    x, dtype = _as_float(z, "mish")
-    xc = np.clip(x, -_CLIP_MISH, _CLIP_MISH)
+    x, dtype = to_float64(z, "mish")
+    xc = np.clip(x, -CLIP_MISH, CLIP_MISH)
     e = np.exp(-np.abs(xc))
     # z <= 0: mish = z (E + 2) / (E (E + 2) + 2) * E, the last factor possibly subnormal
-    e2 = _two_sum(e, 2.0)
-    n = _dd_add(_dd_mul(_dd(e), e2), _dd(np.full_like(e, 2.0)))
-    neg = _dd_times_exp(_dd_div(_dd_mul(_dd(xc), e2), n), -np.abs(xc))
+    e2 = two_sum(e, 2.0)
+    n = dd_add(dd_mul(dd(e), e2), dd(np.full_like(e, 2.0)))
+    neg = dd_times_exp(dd_div(dd_mul(dd(xc), e2), n), -np.abs(xc))
     # z > 0: mish = z (1 + 2E) / (1 + 2E + 2E**2); beyond 800 that is z itself
-    num = _two_sum(1.0, 2.0 * e)
-    den = _dd_add(num, _dd_mul(_dd(e), _dd(2.0 * e)))
-    pos = np.where(x > _CLIP_MISH, x, _dd_mul(_dd(xc), _dd_div(num, den))[0])
-    return _result(np.where(x <= 0, neg, pos), dtype)
+    num = two_sum(1.0, 2.0 * e)
+    den = dd_add(num, dd_mul(dd(e), dd(2.0 * e)))
+    pos = np.where(x > CLIP_MISH, x, dd_mul(dd(xc), dd_div(num, den))[0])
+    return rounded_to(np.where(x <= 0, neg, pos), dtype)
 
 
-@_quiet
+@quiet
 def mish_grad(z):
     r"""Derivative of Mish with respect to z.
 
@@ -261,26 +261,26 @@ def mish_grad(z):
     >>> mish_grad([-1000.0, 0.0, 1000.0])
     array([-0. ,  0.6,  1. ])
     """
-    x, dtype = _as_float(z, "mish_grad")
-    xc = np.clip(x, -_CLIP_MISH, _CLIP_MISH)
+    x, dtype = to_float64(z, "mish_grad")
+    xc = np.clip(x, -CLIP_MISH, CLIP_MISH)
     e = np.exp(-np.abs(xc))
-    ed = _dd(e)
-    c1 = _two_sum(6.0, 4.0 * xc)  # 6 + 4z
-    c0 = _two_sum(4.0, 4.0 * xc)  # 4 (1 + z)
+    ed = dd(e)
+    c1 = two_sum(6.0, 4.0 * xc)  # 6 + 4z
+    c0 = two_sum(4.0, 4.0 * xc)  # 4 (1 + z)
     # z <= 0: E * omega / delta**2, omega = ((E + 4) E + 6 + 4z) E + 4 (1 + z)
-    omega = _dd_add(_dd_mul(_dd_add(_dd_mul(_two_sum(e, 4.0), ed), c1), ed), c0)
-    delta = _dd_add(_dd_mul(_two_sum(e, 2.0), ed), _dd(np.full_like(e, 2.0)))
-    neg = _dd_times_exp(_dd_div(omega, _dd_mul(delta, delta)), -np.abs(xc))
+    omega = dd_add(dd_mul(dd_add(dd_mul(two_sum(e, 4.0), ed), c1), ed), c0)
+    delta = dd_add(dd_mul(two_sum(e, 2.0), ed), dd(np.full_like(e, 2.0)))
+    neg = dd_times_exp(dd_div(omega, dd_mul(delta, delta)), -np.abs(xc))
     # z > 0: (1 + E (4 + E (6 + 4z + E 4 (1 + z)))) / (1 + 2E + 2E**2)**2
-    inner = _dd_add(c1, _dd_mul(ed, c0))
-    omega_p = _dd_add(_dd(np.ones_like(e)), _dd_mul(ed, _dd_add(_dd(np.full_like(e, 4.0)),
-                                                              _dd_mul(ed, inner))))
-    d = _dd_add(_two_sum(1.0, 2.0 * e), _dd_mul(ed, _dd(2.0 * e)))
-    pos = _dd_div(omega_p, _dd_mul(d, d))[0]
-    return _result(np.where(x <= 0, neg, pos), dtype)
+    inner = dd_add(c1, dd_mul(ed, c0))
+    omega_p = dd_add(dd(np.ones_like(e)), dd_mul(ed, dd_add(dd(np.full_like(e, 4.0)),
+                                                              dd_mul(ed, inner))))
+    d = dd_add(two_sum(1.0, 2.0 * e), dd_mul(ed, dd(2.0 * e)))
+    pos = dd_div(omega_p, dd_mul(d, d))[0]
+    return rounded_to(np.where(x <= 0, neg, pos), dtype)
 
 
-@_quiet
+@quiet
 def mish_delta(z):
     r"""The note's Delta(z) = sech^2(softplus(z)), the "preconditioner" in mish'.
 
@@ -313,19 +313,19 @@ def mish_delta(z):
     >>> mish_delta([-1000.0, 0.0, 40.0])
     array([1.00000000e+00, 6.40000000e-01, 7.21940555e-35])
     """
-    x, dtype = _as_float(z, "mish_delta")
-    xc = np.clip(x, -_CLIP_MISH, _CLIP_MISH)
+    x, dtype = to_float64(z, "mish_delta")
+    xc = np.clip(x, -CLIP_MISH, CLIP_MISH)
     e = np.exp(-np.abs(xc))
-    ed = _dd(e)
-    one_e = _two_sum(1.0, e)
+    ed = dd(e)
+    one_e = two_sum(1.0, e)
     # z <= 0: w = 2 (1 + E) / ((E + 2) E + 2)
-    d_neg = _dd_add(_dd_mul(_two_sum(e, 2.0), ed), _dd(np.full_like(e, 2.0)))
-    w = _dd_div(one_e, d_neg)
-    neg = 4.0 * _dd_mul(w, w)[0]
+    d_neg = dd_add(dd_mul(two_sum(e, 2.0), ed), dd(np.full_like(e, 2.0)))
+    w = dd_div(one_e, d_neg)
+    neg = 4.0 * dd_mul(w, w)[0]
     # z > 0: Delta = 4 E**2 r**2, r = (1 + E) / (1 + 2E + 2E**2); E**2 = exp(-2z) directly
-    d_pos = _dd_add(_two_sum(1.0, 2.0 * e), _dd_mul(ed, _dd(2.0 * e)))
-    r = _dd_div(one_e, d_pos)
-    pos = _dd_times_exp(_dd_mul(_dd(np.full_like(e, 4.0)), _dd_mul(r, r)), -2.0 * np.abs(xc))
-    return _result(np.where(x <= 0, neg, pos), dtype)
+    d_pos = dd_add(two_sum(1.0, 2.0 * e), dd_mul(ed, dd(2.0 * e)))
+    r = dd_div(one_e, d_pos)
+    pos = dd_times_exp(dd_mul(dd(np.full_like(e, 4.0)), dd_mul(r, r)), -2.0 * np.abs(xc))
+    return rounded_to(np.where(x <= 0, neg, pos), dtype)
 
 

@@ -34,7 +34,7 @@ def exercise_of_tests(notebook: str | os.PathLike) -> dict[str, str]:
     return {gid: exercise for exercise, gid, _, _ in read_tests(notebook)}
 
 
-def pass_rates(course: Course, assignment: str) -> list[TestRate]:
+def measure(course: Course, assignment: str) -> list[TestRate]:
     """Per autograded test cell: how many graded submissions earned its full points."""
     owners = exercise_of_tests(course.notebook(assignment))
     counts = {gid: [0, 0] for gid in owners}

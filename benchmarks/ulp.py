@@ -1,7 +1,7 @@
 """Measuring floating-point accuracy: ULP distances, a 50-digit ground truth, test grids.
 
-Used by ``tests/test_reference_accuracy.py``, ``tests/test_reference_contract.py`` and
-``benchmarks/accuracy.py`` (which puts this folder on ``sys.path``).
+Used by ``benchmarks/accuracy.py`` and ``tests/test_reference_accuracy.py``
+(``from benchmarks import ulp``).
 
 * ``ulp_distance(a, b)``: how many representable floats lie between two floats of one dtype
   (signs, +-0, subnormals, inf handled; nan is 0 from nan and inf from anything else).
