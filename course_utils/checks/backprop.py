@@ -21,12 +21,13 @@ import numpy as np
 
 from course_utils.checks.engine import (
     call,
-    call_repeated,
     compare,
     describe_inputs,
     fail,
     fmt,
     reports,
+    require_array,
+    same,
 )
 from course_utils.units import ACTIVATIONS, relu, tanh_grad
 
@@ -115,15 +116,8 @@ _SHAPE_HINT = ("x is (N, n_0) with one example per row and W^(l) is (n_l, n_{l-1
 
 def _check_matrix(name, value, shape, what, where, hint=_SHAPE_HINT):
     __tracebackhide__ = True
-    if not isinstance(value, np.ndarray):
-        fail(name, f"{what} is a {type(value).__name__}, expected a NumPy array.",
-             f"on input {where}", hint="build it with NumPy operations (@, np.tanh, ...).")
-    if value.shape != tuple(shape):
-        fail(name, f"{what} has shape {value.shape}, expected {tuple(shape)}.",
-             f"on input {where}", hint=hint)
-    if value.dtype != np.float64:
-        fail(name, f"{what} has dtype {value.dtype}, expected float64.", f"on input {where}")
-    return value
+    return require_array(name, what, value, shape, np.float64, f"input {where}", hints={
+        "type": "build it with NumPy operations (@, np.tanh, ...).", "shape": hint})
 
 
 def _forward(fn, x, weights, sigma, where):
@@ -157,21 +151,6 @@ def _random_net(rng, depth, widths, n, gain=1.0):
     weights = [rng.standard_normal((widths[i + 1], widths[i])) * gain / np.sqrt(widths[i])
                for i in range(depth)]
     return rng.standard_normal((n, widths[0])), weights
-
-
-def _same(a, b) -> bool:
-    """Deep equality of nested lists/tuples/dicts of arrays (nan equal to nan)."""
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
-                and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_same(p, q) for p, q in zip(a, b, strict=False))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    try:
-        return bool(a == b)
-    except Exception:  # objects without a meaningful ==: not compared
-        return True
 
 
 def _where_net(x, weights, sigma_name):
@@ -372,7 +351,7 @@ def check_mlp_backward_shape(mlp_backward: Callable, mlp_forward: Callable) -> N
         for layer, (g, W) in enumerate(zip(grads, weights, strict=False), start=1):
             _check_matrix(name, g, W.shape, f"grads_W[{layer - 1}] (layer {layer})", where)
         _check_matrix(name, dx, x.shape, "dL_dx", where)
-        if not (_same(cache, saved[0]) and np.array_equal(upstream, saved[1])
+        if not (same(cache, saved[0]) and np.array_equal(upstream, saved[1])
                 and all(np.array_equal(W, C) for W, C in zip(weights, saved[2], strict=False))):
             fail(name, "modified its inputs (cache, dL_dy or weights) in place.",
                  f"on input {where}",
@@ -439,8 +418,7 @@ def _draw(fn, name, fan_in, fan_out, rng, times=None):
     __tracebackhide__ = True
     inputs = {"fan_in": fan_in, "fan_out": fan_out}
     where = describe_inputs(inputs)
-    draws = (call_repeated(fn, name, times, fan_in, fan_out, rng, inputs=inputs) if times
-             else [call(fn, name, fan_in, fan_out, rng, inputs=inputs)])
+    draws = [call(fn, name, fan_in, fan_out, rng, inputs=inputs) for _ in range(times or 1)]
     checked = [_check_matrix(name, W, (fan_out, fan_in), "the result", where,
                              hint="W maps fan_in inputs to fan_out outputs: "
                                   "shape (fan_out, fan_in).") for W in draws]

@@ -33,6 +33,7 @@ import numpy as np
 from course_utils import fixtures
 from course_utils.checks.engine import (
     RTOL,
+    Label,
     as_result_array,
     call,
     compare,
@@ -467,16 +468,6 @@ def check_derivative(grad_fn: Callable, fn: Callable, name: str) -> None:
                          "it the value of one side. Which side, > or >=?")
 
 
-class _Label:
-    """An input shown by name in a message (``f = np.sin``)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __repr__(self) -> str:
-        return self.text
-
-
 def _float_result(name: str, result: Any, where: str) -> float:
     """A number from a function that returns one (Python float, NumPy scalar, 0-d array)."""
     __tracebackhide__ = True
@@ -517,7 +508,7 @@ def _check_prelu_grad_a_case(fn: Callable, z: np.ndarray, a: float, upstream: np
                              expected: float, rtol: float) -> None:
     __tracebackhide__ = True
     name = "prelu_grad_a"
-    inputs = {"z.shape": _Label(str(z.shape)), "a": a}
+    inputs = {"z.shape": Label(str(z.shape)), "a": a}
     where = describe_inputs(inputs)
     zc, uc = z.copy(), upstream.copy()
     result = call(_numpy_defaults(fn), name, zc, a, uc, inputs=inputs)
@@ -567,9 +558,9 @@ def _nd_call(fn: Callable, f: Callable, f_text: str, z: Any, **h: float) -> np.n
     __tracebackhide__ = True
     name = "numerical_derivative"
     like = np.asarray(z, dtype=np.float64)
-    inputs = {"f": _Label(f_text), "z": z, **h}
+    inputs = {"f": Label(f_text), "z": z, **h}
     if isinstance(z, np.ndarray) and z.ndim:
-        inputs["z"] = _Label(f"array of shape {z.shape}")
+        inputs["z"] = Label(f"array of shape {z.shape}")
     where = describe_inputs(inputs)
     arg = z.copy() if isinstance(z, np.ndarray) else z
     result = call(_numpy_defaults(fn), name, f, arg, inputs=inputs, **h)
@@ -599,7 +590,7 @@ def _nd_compare(got: np.ndarray, f: Callable, f_text: str, z: np.ndarray, h: flo
     else:
         hint = ("use central differences (f(z+h) - f(z-h)) / (2h), applied to the whole "
                 "array z at once, with the default h = 1e-5.")
-    inputs = {"f": _Label(f_text), "z": np.broadcast_to(z, got.shape)}
+    inputs = {"f": Label(f_text), "z": np.broadcast_to(z, got.shape)}
     if h_given:
         inputs["h"] = h
     compare("numerical_derivative", got, expected, inputs=inputs, rtol=0.0, atol=atol,

@@ -23,7 +23,7 @@ import functools
 import inspect
 import textwrap
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -197,27 +197,6 @@ def call(fn: Callable, name: str, *args: Any, inputs: Mapping[str, Any] | None =
     return result
 
 
-def call_repeated(fn: Callable, name: str, times: int, *args: Any,
-                  inputs: Mapping[str, Any] | None = None, **kwargs: Any) -> list:
-    """``[call(fn, name, *args, inputs=inputs, **kwargs) for _ in range(times)]``: the same
-    call ``times`` times (a random generator among the arguments moves on between calls).
-
-    The grader's re-check stands in for ``fn`` with an object whose class offers
-    ``repeated(times, args, kwargs)``: there every call is a round trip to another process,
-    and this makes them all in one. It returns one replay per call made (fewer if one
-    fails), each checked by :func:`call` exactly as the call itself would be.
-    """
-    __tracebackhide__ = True
-    repeated = getattr(type(fn), "repeated", None)  # a class's method: no function has one
-    if repeated is None:
-        return [call(fn, name, *args, inputs=inputs, **kwargs) for _ in range(times)]
-    replays = fn.repeated(times, args, kwargs)
-    results = [call(replay, name, *args, inputs=inputs, **kwargs) for replay in replays]
-    if len(results) != times:
-        raise RuntimeError(f"{name}: {len(results)} of {times} calls came back")
-    return results
-
-
 def _describe_args(args: tuple, kwargs: Mapping[str, Any]) -> str:
     parts = [fmt(a) for a in args] + [f"{k}={fmt(v)}" for k, v in kwargs.items()]
     return ", ".join(parts) if parts else "(no arguments)"
@@ -264,6 +243,63 @@ def as_result_array(name: str, result: Any, *, like: np.ndarray, where: str) -> 
              hint="float32 in, float32 out: a float64 constant such as np.float64(1.0) or a "
                   "np.array(...) without dtype= can promote the result.")
     return result
+
+
+class Label:
+    """An input named in a message as is (``f = np.sin``, ``case = a tall H``), not quoted
+    like a string value. Not a str: NumPy would turn one into a string array in
+    ``compare``'s ``inputs``."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def require_array(name: str, what: str, value: Any, shape: tuple[int, ...], dtype: Any,
+                  where: str, *, hints: Mapping[str, str | None]) -> np.ndarray:
+    """``value`` must be an ndarray of ``shape`` and ``dtype``; else the failure names
+    ``what`` ('grads_W[0] (layer 1)'), what it is instead, and ``where`` ('on input ...').
+
+    ``hints`` gives the hint for a wrong ``type``, ``shape`` and ``dtype`` (None: none).
+    """
+    __tracebackhide__ = True
+    if not isinstance(value, np.ndarray):
+        fail(name, f"{what} is a {type(value).__name__}, expected a NumPy array.",
+             f"on {where}", hint=hints.get("type"))
+    if value.shape != tuple(shape):
+        fail(name, f"{what} has shape {value.shape}, expected {tuple(shape)}.", f"on {where}",
+             hint=hints.get("shape"))
+    if value.dtype != np.dtype(dtype):
+        fail(name, f"{what} has dtype {value.dtype}, expected {np.dtype(dtype)}.",
+             f"on {where}", hint=hints.get("dtype"))
+    return value
+
+
+def same(a: Any, b: Any) -> bool:
+    """Deep equality of nested lists, tuples and dicts of arrays (nan equals nan): whether
+    the learner's code left an input as it was (compare with a ``copy.deepcopy``)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+                and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(p, q) for p, q in zip(a, b, strict=False))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    try:
+        return bool(a == b)
+    except Exception:  # objects without a meaningful ==: not compared
+        return True
+
+
+def first_changed(labels: Sequence[str], before: Sequence[Any], after: Sequence[Any]
+                  ) -> str | None:
+    """The label of the first input that differs from its copy taken before the call."""
+    for label, old, new in zip(labels, before, after, strict=True):
+        if not same(old, new):
+            return label
+    return None
 
 
 def mismatches(expected: np.ndarray, got: np.ndarray, rtol: float, atol: float) -> np.ndarray:

@@ -20,12 +20,22 @@ compared with 1e-4.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from course_utils.checks.engine import call, compare, fail, fmt, reports
+from course_utils.checks.engine import (
+    Label,
+    call,
+    compare,
+    fail,
+    first_changed,
+    fmt,
+    reports,
+    require_array,
+)
 from course_utils.units import relu as _relu
 
 __all__ = [
@@ -64,16 +74,9 @@ Array = np.ndarray
 # shared helpers
 # ---------------------------------------------------------------------------------------
 
-class _Text(str):
-    """A description shown as is in a failure message (not quoted like a string value)."""
-
-    def __repr__(self) -> str:
-        return str(self)
-
-
-def _case(text: str) -> dict[str, _Text]:
+def _case(text: str) -> dict[str, Label]:
     """``inputs=`` for ``call``: 'on input case = <text>'."""
-    return {"case": _Text(text)}
+    return {"case": Label(text)}
 
 
 def _rtol(dtype: Any) -> float:
@@ -99,36 +102,32 @@ def _compare_array(name: str, what: str, got: Array, expected: Array, *, rtol: f
             inputs=_grid_inputs(expected.shape), rtol=rtol, atol=atol, hint=hint)
 
 
+#: Hints for a result of the wrong type, shape or dtype (``engine.require_array``).
+_ARRAY_HINTS = {
+    "type": "build it with NumPy operations (@, np.linalg...).",
+    "shape": "check the shape letters in the docstring: W is (n_out, n_in).",
+    "dtype": "keep the inputs' float dtype: np.eye, np.zeros and np.array default to "
+             "float64 unless you pass dtype=.",
+}
+
+
 def _require_array(name: str, what: str, value: Any, shape: tuple[int, ...], dtype: Any,
                    where: str, hint: str | None = None) -> Array:
-    """The result must be an ndarray of this shape and dtype."""
+    """The result must be an ndarray of this shape and dtype (``hint`` replaces the type
+    and shape hints)."""
     __tracebackhide__ = True
-    if not isinstance(value, np.ndarray):
-        fail(name, f"{what} is a {type(value).__name__}, expected a NumPy array.",
-             f"on {where}", hint=hint or "build it with NumPy operations (@, np.linalg...).")
-    if value.shape != tuple(shape):
-        fail(name, f"{what} has shape {value.shape}, expected {tuple(shape)}.", f"on {where}",
-             hint=hint or "check the shape letters in the docstring: W is (n_out, n_in).")
-    if value.dtype != np.dtype(dtype):
-        fail(name, f"{what} has dtype {value.dtype}, expected {np.dtype(dtype)}.",
-             f"on {where}",
-             hint="keep the inputs' float dtype: np.eye, np.zeros and np.array default to "
-                  "float64 unless you pass dtype=.")
-    return value
-
-
-def _snapshot(arrays: Sequence[Array]) -> list[Array]:
-    return [np.array(a, copy=True) for a in arrays]
+    hints = {**_ARRAY_HINTS, **({"type": hint, "shape": hint} if hint else {})}
+    return require_array(name, what, value, shape, dtype, where, hints=hints)
 
 
 def _require_unchanged(name: str, names: Sequence[str], before: Sequence[Array],
                        after: Sequence[Array], where: str) -> None:
     __tracebackhide__ = True
-    for label, old, new in zip(names, before, after, strict=True):
-        if np.shape(old) != np.shape(new) or not np.array_equal(old, new, equal_nan=True):
-            fail(name, f"modified its input {label} in place.", f"on {where}",
-                 hint="operators like +=, *= and out= write into the input: build a new "
-                      "array instead (b = b + ..., not b += ...).")
+    label = first_changed(names, before, after)
+    if label is not None:
+        fail(name, f"modified its input {label} in place.", f"on {where}",
+             hint="operators like +=, *= and out= write into the input: build a new "
+                  "array instead (b = b + ..., not b += ...).")
 
 
 # ---------------------------------------------------------------------------------------
@@ -173,7 +172,7 @@ def _collapse_result(fn: Callable, weights: list[Array], biases: list[Array]
     __tracebackhide__ = True
     where = _describe_stack(weights)
     result = call(fn, _COLLAPSE, [w.copy() for w in weights], [b.copy() for b in biases],
-                  inputs={"weights": _Text(where)})
+                  inputs={"weights": Label(where)})
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         fail(_COLLAPSE, f"returned a {type(result).__name__}, expected a pair (A, b).",
              f"on {where}", hint="end with `return A, b`.")
@@ -244,9 +243,9 @@ def check_collapse_linear_stack_edges(fn: Callable) -> None:
     for weights, biases in cases:
         _check_collapse_case(fn, list(weights), list(biases))
     weights, biases = _random_stack(rng, (3, 4, 2))
-    before = _snapshot(weights + biases)
+    before = copy.deepcopy(weights + biases)
     w_list, b_list = list(weights), list(biases)
-    call(fn, _COLLAPSE, w_list, b_list, inputs={"weights": _Text(_describe_stack(weights))})
+    call(fn, _COLLAPSE, w_list, b_list, inputs={"weights": Label(_describe_stack(weights))})
     if len(w_list) != 2 or len(b_list) != 2:
         fail(_COLLAPSE, "changed the length of the weights or biases list.",
              f"on {_describe_stack(weights)}",
@@ -265,7 +264,7 @@ def check_collapse_linear_stack_dtype(fn: Callable) -> None:
         _check_collapse_case(fn, weights, biases)
     weights, biases = _random_stack(rng, (3, 2))
     result = call(fn, _COLLAPSE, weights, biases,
-                  inputs={"weights": _Text(_describe_stack(weights))})
+                  inputs={"weights": Label(_describe_stack(weights))})
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         fail(_COLLAPSE, f"returned a {type(result).__name__}, expected a pair (A, b).",
              f"on {_describe_stack(weights)}", hint="end with `return A, b`.")
@@ -419,7 +418,7 @@ def check_hidden_features_edges(fn: Callable) -> None:
     _check_features_case(fn, x, rng.standard_normal((3, 1)), np.zeros(3),
                          lambda z: z, "the identity")
     x, W1, b1 = rng.standard_normal((4, 2)), rng.standard_normal((3, 2)), rng.standard_normal(3)
-    before = _snapshot([x, W1, b1])
+    before = copy.deepcopy([x, W1, b1])
     call(fn, _FEATURES, x, W1, b1, np.tanh, inputs=_case("x (4, 2), W1 (3, 2), b1 (3,)"))
     _require_unchanged(_FEATURES, ["x", "W1", "b1"], before, [x, W1, b1],
                        "x (4, 2), W1 (3, 2), b1 (3,)")
@@ -563,7 +562,7 @@ def check_fit_output_layer_edges(fn: Callable) -> None:
     _check_fit_case(fn, *_fit_problem(rng, 50, 8, None, cond=1e6, residual=0.0),
                     "an ill-conditioned H (condition number 1e6)")
     H, _, y = _fit_problem(rng, 20, 4, 2)
-    before = _snapshot([H, y])
+    before = copy.deepcopy([H, y])
     call(fn, _FIT, H, y, inputs=_case("H (20, 4), y (20, 2)"))
     _require_unchanged(_FIT, ["H", "y"], before, [H, y], "H (20, 4), y (20, 2)")
 
