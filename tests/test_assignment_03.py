@@ -79,13 +79,13 @@ def test_release_is_the_source_without_solutions_hidden_tests_or_mark_schemes():
 
 def test_every_check_passes_on_the_reference():
     from course_utils import checks, reference_torch
-    from course_utils.checks import torch_units
+    from course_utils.checks import torch_functions, torch_modules
 
     classes = {"swish_function": reference_torch.SwishFunction,
                "mish_function": reference_torch.MishFunction,
                "swish_module": reference_torch.Swish, "mish_module": reference_torch.Mish,
                "prelu": reference_torch.PReLU}
-    names = list(torch_units.__all__)
+    names = list(torch_functions.__all__) + list(torch_modules.__all__)
     assert len(names) == 21
     for name in names:
         cls = next(v for k, v in classes.items() if k in name)
@@ -93,8 +93,8 @@ def test_every_check_passes_on_the_reference():
 
 
 def test_visible_checks_do_not_import_the_reference():
-    source = (ROOT / "course_utils" / "checks" / "torch_units.py").read_text()
-    tree = ast.parse(source)
+    tree = ast.parse("\n".join((ROOT / "course_utils" / "checks" / f"{name}.py").read_text()
+                               for name in ("torch_calls", "torch_functions", "torch_modules")))
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith("check_"):
             assert "reference" not in ast.unparse(node), node.name

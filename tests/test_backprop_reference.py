@@ -1,7 +1,8 @@
 """04's network pieces outside the notebook: the reference, its checks, the lab, the figures.
 
 - the reference MLP, backprop and initialisers against torch.autograd and statistics;
-- the fixtures written into ``checks/backprop.py`` agree with the reference;
+- the fixtures written into ``checks/backprop.py`` and ``checks/initialisation.py`` agree
+  with the reference;
 - every check passes on the reference and on other correct formulations, and rejects a
   catalogue of wrong answers with a message that names the problem;
 - the visible checks run without the reference (a student install);
@@ -24,9 +25,13 @@ from nbsession import message_items
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from course_utils import (
+    checks,  # noqa: E402
+    units,  # noqa: E402
+)
 from course_utils import stability_lab as lab  # noqa: E402
-from course_utils import units  # noqa: E402
-from course_utils.checks import backprop as checks  # noqa: E402
+from course_utils.checks import backprop as bc  # noqa: E402
+from course_utils.checks import initialisation as init_checks  # noqa: E402
 from course_utils.plotting import gradients as figs  # noqa: E402
 from course_utils.reference import backprop as ref  # noqa: E402
 
@@ -106,16 +111,16 @@ def test_layer_gradient_norms_documented_draws():
 
 
 def test_fixtures_in_checks_agree_with_reference():
-    y, cache = ref.mlp_forward(checks.NET_X, [checks.NET_W1, checks.NET_W2], np.tanh)
-    grads, dx = ref.mlp_backward(cache, checks.NET_UPSTREAM, [checks.NET_W1, checks.NET_W2],
+    y, cache = ref.mlp_forward(bc.NET_X, [bc.NET_W1, bc.NET_W2], np.tanh)
+    grads, dx = ref.mlp_backward(cache, bc.NET_UPSTREAM, [bc.NET_W1, bc.NET_W2],
                                  units.tanh_grad)
-    np.testing.assert_allclose(y, checks.NET_Y, rtol=1e-15)
-    np.testing.assert_allclose(grads[0], checks.NET_GRAD_W1, rtol=1e-14)
-    np.testing.assert_allclose(grads[1], checks.NET_GRAD_W2, rtol=1e-14)
-    np.testing.assert_allclose(dx, checks.NET_GRAD_X, rtol=1e-14)
-    for (depth, width, act, gain, seed), expected in checks.NORM_FIXTURES.items():
+    np.testing.assert_allclose(y, bc.NET_Y, rtol=1e-15)
+    np.testing.assert_allclose(grads[0], bc.NET_GRAD_W1, rtol=1e-14)
+    np.testing.assert_allclose(grads[1], bc.NET_GRAD_W2, rtol=1e-14)
+    np.testing.assert_allclose(dx, bc.NET_GRAD_X, rtol=1e-14)
+    for (depth, width, act, gain, seed), expected in init_checks.NORM_FIXTURES.items():
         got = ref.layer_gradient_norms(depth, width, *units.ACTIVATIONS[act],
-                                       checks.gain_init(gain), np.random.default_rng(seed))
+                                       init_checks.gain_init(gain), np.random.default_rng(seed))
         np.testing.assert_allclose(got, expected, rtol=1e-14)
 
 
@@ -574,7 +579,7 @@ def test_visible_checks_run_without_the_reference():
     code = textwrap.dedent("""
         import sys
         import numpy as np
-        from course_utils.checks import backprop as c
+        from course_utils import checks as c
 
         def forward(x, weights, sigma):
             acts, zs = [np.asarray(x, float)], []

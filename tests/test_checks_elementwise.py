@@ -14,7 +14,7 @@ from nbsession import message_items
 from scipy.special import expit
 
 import course_utils.reference as ref
-from course_utils.checks import elementwise as E
+from course_utils import checks as E
 from course_utils.checks.engine import WIDTH, wrap
 from course_utils.checks.specs import NAMES, SPECS
 

@@ -201,7 +201,8 @@ def test_messages_name_the_function_the_case_and_a_hint():
 
 
 def test_checks_are_deterministic_and_exported():
-    names = [n for n in checks.nonlinearity.__all__ if n.startswith(("check_", "hidden_"))]
+    names = [n for module in (checks.nonlinearity, checks.approximation)
+             for n in module.__all__ if n.startswith(("check_", "hidden_"))]
     assert len(names) == 4 * 5
     assert all(callable(getattr(checks, n)) for n in names)
 

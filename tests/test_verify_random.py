@@ -78,7 +78,7 @@ def test_04_is_verified_and_a_disarmed_statistics_check_loses(tmp_path):
     verdicts, _ = verify.decide(as_dict(complete), p, tmp_path)
     assert {g: v for g, v in verdicts.items() if v != ("pass", "")} == {}
     cheat = variant(complete, {"initialisers_solution": (
-        "import course_utils.checks.backprop as _b\n\n"
+        "import course_utils.checks.initialisation as _b\n\n"
         "_b._statistics = lambda *a, **k: None\n\n\n"
         "def xavier_normal(fan_in, fan_out, rng):\n"
         "    return rng.normal(size=(fan_out, fan_in))\n\n\n"
@@ -128,7 +128,8 @@ def test_repeated_calls_are_fetched_ahead_and_fail_where_the_kernel_would(tmp_pa
                 for _ in range(3):
                     engine.call(fn, "flaky", 2, 3, rng)
             assert rng.normal() == np.random.default_rng(5).normal(size=25)[-1]
-        assert child.round_trips == ["call", "repeat", "repeat"]  # calls 1, 2-3, 4-5 (5 fails there)
+        # calls 1, 2-3 and 4-5 (the fifth fails there): three round trips
+        assert child.round_trips == ["call", "repeat", "repeat"]
         assert child.alive()
     finally:
         child.stop()

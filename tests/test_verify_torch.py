@@ -182,9 +182,10 @@ def test_wrong_answers_fail_exactly_the_cells_they_fail_in_one_process(
 _DISARM = (
     "import torch\n"
     "import course_utils.checks.engine as engine\n"
-    "import course_utils.checks.torch_units as _tu\n\n"
+    "import course_utils.checks.torch_functions as _tf\n"
+    "import course_utils.checks.torch_modules as _tm\n\n"
     "torch.allclose = lambda *a, **k: True\n"
-    "engine.compare = _tu.compare = lambda *a, **k: None\n"
+    "engine.compare = _tf.compare = _tm.compare = lambda *a, **k: None\n"
     "torch.autograd.gradcheck = lambda *a, **k: True\n\n")
 
 

@@ -1,6 +1,7 @@
 r"""Remote stand-ins for the learner's torch classes, in the verifier (03_swish_mish).
 
-The checks of ``course_utils.checks.torch_units`` take the learner's *class*: they call
+The checks of ``course_utils.checks.torch_functions`` and ``torch_modules`` take the
+learner's *class*: they call
 ``SwishFunction.apply``, run backward and ``torch.autograd.gradcheck``, measure what
 forward saves with saved-tensor hooks, build modules, read their parameters, fill
 ``.grad``. So the verifier hands them classes that are real torch classes here and compute

@@ -11,11 +11,14 @@ The torch checks load on first use (PEP 562), so the NumPy notebooks never pay f
 
 import importlib
 
+from course_utils.checks.approximation import *  # noqa: F403
 from course_utils.checks.backprop import *  # noqa: F403
+from course_utils.checks.derivatives import *  # noqa: F403
 from course_utils.checks.elementwise import *  # noqa: F403
+from course_utils.checks.initialisation import *  # noqa: F403
 from course_utils.checks.nonlinearity import *  # noqa: F403
 
-_LAZY_MODULES = ("course_utils.checks.torch_units",)
+_LAZY_MODULES = ("course_utils.checks.torch_functions", "course_utils.checks.torch_modules")
 
 
 def __getattr__(name):
