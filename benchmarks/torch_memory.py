@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import course_utils.reference_torch as reference_torch  # noqa: E402
+import course_utils.torch_blocks as torch_blocks  # noqa: E402
 from course_utils.reference_torch import MishFunction, SwishFunction  # noqa: E402
 
 LAYERS = 8
@@ -98,15 +98,15 @@ LABELS = {
 def forward_backward(layer: Callable, x: torch.Tensor, one_block: bool = False) -> None:
     """LAYERS stacked layers, then backward; keeps no reference to the intermediate outputs.
     ``one_block`` runs the custom Functions with a single block (no blocked loop)."""
-    block = reference_torch.BLOCK
-    reference_torch.BLOCK = 1 << 62 if one_block else block
+    block = torch_blocks.BLOCK
+    torch_blocks.BLOCK = 1 << 62 if one_block else block
     try:
         h = x
         for _ in range(LAYERS):
             h = layer(h)
         h.sum().backward()
     finally:
-        reference_torch.BLOCK = block
+        torch_blocks.BLOCK = block
 
 
 def _run_variant(key: tuple[str, str], x: torch.Tensor) -> None:

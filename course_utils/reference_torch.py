@@ -21,123 +21,29 @@ Memory. Autograd keeps what a Function saves until backward; saving only the inp
 point of recomputing. The temporaries of forward and backward are the other half: a
 composition of torch ops allocates one full-size tensor per intermediate result (in-place
 ops on temporaries save some, not all). Here the elementwise work runs over blocks of
-``BLOCK`` elements (``_blocks``): each block's temporaries are small, stay in cache, and die
-before the next block; the only full-size allocation is the result. Peak memory is then that
-of the fused native kernels (``benchmarks/torch_memory.py``: 1.01x ``F.mish`` on 8 layers of
-(4096, 4096) float32; a plain recompute costs 1.25-1.5x). Within a block, in-place ops
-(marked) reuse temporaries the kernel itself allocated, never an input or ``upstream``.
+``BLOCK`` elements (``course_utils.torch_blocks``): each block's temporaries are small,
+stay in cache, and die before the next block; the only full-size allocation is the
+result. Peak memory is then that of the fused native kernels
+(``benchmarks/torch_memory.py``: 1.01x ``F.mish`` on 8 layers of (4096, 4096) float32;
+a plain recompute costs 1.25-1.5x). Within a block, in-place ops (marked) reuse
+temporaries the kernel itself allocated, never an input or ``upstream``.
 """
 
 from __future__ import annotations
-
-import os
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-__all__ = ["SwishFunction", "MishFunction", "Swish", "Mish", "PReLU", "BLOCK", "DEVICE_BLOCKS"]
+from course_utils.torch_blocks import compute_dtype, elementwise, for_each_block
 
-#: Elements per block of the blocked elementwise loops on CPU. Just below PyTorch's grain size
-#: (32768), so each op on a block runs on the calling thread: the blocks are shared among a few
-#: Python threads (torch ops release the GIL) instead of paying an intra-op parallel region
-#: (and, on a busy machine, its wait for the slowest thread) for every op of every block. As
-#: large as that allows, to keep the Python overhead per element small (16384: 1.3x the time).
-BLOCK = 32_000
-
-#: On other devices (one kernel launch per op and block): at most this many blocks.
-DEVICE_BLOCKS = 16
+__all__ = ["SwishFunction", "MishFunction", "Swish", "Mish", "PReLU"]
 
 # Mish: beyond _MISH_HIGH, tanh(softplus(z)) and mish'(z) are 1 to the last bit (the
 # correction is 4z e^{-2z} < 1e-32), and e^40 still squares inside float32. Below _MISH_LOW,
 # exp(z) underflows to 0 in every float dtype, so mish and its derivative are (-)0.
 _MISH_HIGH = 40.0
 _MISH_LOW = -1000.0
-
-
-# --------------------------------------------------------------------------------------------
-# Blocked elementwise loops
-# --------------------------------------------------------------------------------------------
-
-def _blocks(*tensors: Tensor, size: int | None = None) -> Iterator[tuple[Tensor, ...]]:
-    """Matching views of same-shaped ``tensors``, about ``size`` (``BLOCK``) elements at a time.
-
-    Contiguous tensors are cut along their flat view; others (an expanded upstream
-    gradient, a transposed input) along dim 0, which slices any strided tensor without
-    copying it.
-    """
-    size = size or BLOCK
-    first = tensors[0]
-    if first.dim() == 0 or first.numel() <= size:
-        yield tensors
-    elif all(t.is_contiguous() for t in tensors):
-        flat = [t.view(-1) for t in tensors]
-        for start in range(0, first.numel(), size):
-            yield tuple(f[start:start + size] for f in flat)
-    else:
-        rows = max(1, size // max(1, first[0].numel()))
-        for start in range(0, first.shape[0], rows):
-            yield tuple(t[start:start + rows] for t in tensors)
-
-
-_pool: tuple[int, int, ThreadPoolExecutor] | None = None
-_pool_lock = threading.Lock()
-
-
-def _for_each_block(kernel: Callable[..., object], *tensors: Tensor) -> list:
-    """``[kernel(*block) for block in _blocks(*tensors)]``, the blocks spread over as many
-    threads as torch's intra-op pool has (``torch.get_num_threads()``); results in order.
-
-    Grad mode is per thread: the kernels run under ``no_grad`` in every thread, as the
-    body of an autograd Function's forward and backward does on the calling thread.
-    """
-    global _pool
-    first = tensors[0]
-    if first.device.type == "cpu":
-        blocks = list(_blocks(*tensors))
-        workers = min(torch.get_num_threads(), len(blocks))
-    else:  # a few large blocks, one thread: the device runs each op in parallel
-        size = max(BLOCK, -(-first.numel() // DEVICE_BLOCKS))
-        blocks, workers = list(_blocks(*tensors, size=size)), 1
-
-    def run(block: tuple[Tensor, ...]) -> object:
-        with torch.no_grad():
-            return kernel(*block)
-
-    if workers <= 1:
-        return [run(block) for block in blocks]
-    with _pool_lock:  # one pool per process (a fork's child gets a new one) and thread count
-        if _pool is None or _pool[:2] != (os.getpid(), workers):
-            _pool = (os.getpid(), workers, ThreadPoolExecutor(workers, "reference_torch"))
-        pool = _pool[2]
-    return list(pool.map(run, blocks))
-
-
-def _compute_dtype(x: Tensor, name: str) -> torch.dtype:
-    """float32/float64 as they are; float16 and bfloat16 computed in float32."""
-    if not x.is_floating_point():
-        raise TypeError(f"{name}: expected a floating-point tensor, got {x.dtype}.")
-    return torch.promote_types(x.dtype, torch.float32)
-
-
-def _elementwise(kernel: Callable[..., Tensor], dtype: torch.dtype, out: Tensor,
-                 *inputs: Tensor) -> Tensor:
-    """``out[:] = kernel(*inputs)`` block by block, the kernel computing in ``dtype``.
-
-    The kernel writes its last op straight into the block of ``out`` (``out=``) when the
-    dtypes agree, so that no full-size temporary ever exists.
-    """
-    def run(o: Tensor, *blocks: Tensor) -> None:
-        direct = o if o.dtype == dtype else None
-        value = kernel(*(b.to(dtype) for b in blocks), out=direct)
-        if value is not o:
-            o.copy_(value)
-
-    _for_each_block(run, out, *inputs)
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -239,7 +145,7 @@ class SwishFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z: Tensor, beta: Tensor | float) -> Tensor:
-        dtype = _compute_dtype(z, "SwishFunction")
+        dtype = compute_dtype(z, "SwishFunction")
         if not isinstance(beta, Tensor):
             beta = torch.tensor(float(beta), dtype=z.dtype, device=z.device)
         elif not beta.is_floating_point():
@@ -251,7 +157,7 @@ class SwishFunction(torch.autograd.Function):
         if beta.numel() != 1 or shape != z.shape:        # beta not a scalar: no blocking
             return _swish_forward(z.to(dtype).expand(shape), gate).to(z.dtype)
         value = float(gate)  # one number for every block
-        return _elementwise(lambda zb, out: _swish_forward(zb, value, out=out), dtype,
+        return elementwise(lambda zb, out: _swish_forward(zb, value, out=out), dtype,
                             torch.empty_like(z), z)
 
     @staticmethod
@@ -261,7 +167,7 @@ class SwishFunction(torch.autograd.Function):
         need_z, need_beta = ctx.needs_input_grad[:2]
         if not (need_z or need_beta):
             return None, None
-        dtype = _compute_dtype(z, "SwishFunction")
+        dtype = compute_dtype(z, "SwishFunction")
         gate = beta.to(dtype=dtype, device=z.device)
         if beta.numel() != 1 or upstream.shape != z.shape:  # beta not a scalar: no blocking
             zx = z.to(dtype).expand(upstream.shape)
@@ -281,7 +187,7 @@ class SwishFunction(torch.autograd.Function):
             return gb.sum(dtype=torch.float64) if need_beta else None
 
         blocks = (z, upstream, grad_z) if need_z else (z, upstream)
-        partial = _for_each_block(run, *blocks)  # per-block sums, in block order
+        partial = for_each_block(run, *blocks)  # per-block sums, in block order
         grad_beta = None
         if need_beta:  # beta has one element here, of shape () or (1,), (1, 1), ...
             grad_beta = torch.stack(partial).sum().to(beta.dtype).reshape(beta.shape)
@@ -357,16 +263,16 @@ class MishFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z: Tensor) -> Tensor:
-        dtype = _compute_dtype(z, "MishFunction")
+        dtype = compute_dtype(z, "MishFunction")
         ctx.save_for_backward(z)
-        return _elementwise(_mish_forward, dtype, torch.empty_like(z), z)
+        return elementwise(_mish_forward, dtype, torch.empty_like(z), z)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, upstream: Tensor) -> Tensor:
         (z,) = ctx.saved_tensors
-        dtype = _compute_dtype(z, "MishFunction")
-        return _elementwise(_mish_backward, dtype, torch.empty_like(z), z, upstream)
+        dtype = compute_dtype(z, "MishFunction")
+        return elementwise(_mish_backward, dtype, torch.empty_like(z), z, upstream)
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import course_utils.reference as ref
-import course_utils.reference_torch as rt
+import course_utils.torch_blocks as torch_blocks
 from course_utils.reference_torch import Mish, MishFunction, PReLU, Swish, SwishFunction
 
 F64, F32 = torch.float64, torch.float32
@@ -287,7 +287,7 @@ def test_blocks_give_the_unblocked_result(monkeypatch, layout):
         return [t.detach() for t in out] + [zz.grad, b.grad]
 
     one_block = run()
-    monkeypatch.setattr(rt, "BLOCK", 50)
+    monkeypatch.setattr(torch_blocks, "BLOCK", 50)
     many_blocks = run()
     for a, b in zip(one_block, many_blocks, strict=True):
         assert_close(b, a, 1e-14, 1e-300)
