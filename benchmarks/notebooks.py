@@ -2,7 +2,8 @@
 
 The floor is a notebook holding only the same imports: kernel start-up and imports (torch
 alone costs seconds) are a cost the course cannot remove, so the table shows both. The
-budget (COURSE_MAP.md): each notebook under 30 s on 2 CPU cores, the course under 2 minutes.
+budget (docs/COURSE_PLAN.md): each notebook under 30 s on 2 CPU cores, the course under 2 minutes
+(the plan allows 2.5).
 
     python benchmarks/notebooks.py [--runs 3] [--quick]
 """

@@ -27,7 +27,7 @@ Measured per variant:
     sensitive to other processes competing for the cores).
 
 Prints a markdown table with ratios to the native variant; ``measure()`` returns its rows.
-Targets (COURSE_MAP / benchmarks/README.md): ``MishFunction`` peak <= 1.1x native, time
+Targets (docs/COURSE_PLAN.md, benchmarks/README.md): ``MishFunction`` peak <= 1.1x native, time
 <= 1.5x native.
 """
 

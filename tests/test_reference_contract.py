@@ -1,6 +1,6 @@
 """The NumPy reference keeps the course's contract for graded elementwise functions.
 
-COURSE_MAP.md: any shape (0-d included) or a Python scalar; float32 and float64 preserved
+docs/COURSE_PLAN.md: any shape (0-d included) or a Python scalar; float32 and float64 preserved
 (ints and scalars give float64); a new array; the input never modified; no RuntimeWarning
 anywhere (extremes included); +-inf give the limit; nan propagates; the note's conventions
 at the kinks; parameters honoured. Every derivative is checked against two oracles, torch

@@ -196,7 +196,7 @@ def test_functions_passed_to_learner_code_are_called_back(tmp_path):
 
 @pytest.mark.slow
 def test_a_hanging_function_fails_its_cells_only(monkeypatch, tmp_path):
-    monkeypatch.setattr(verify.learner, "CALL_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(verify.handle, "CALL_TIMEOUT_S", 2.0)
     course = example_course(tmp_path / "course")
     p = verify.plan(course.notebook(EXAMPLE))
     nb = nbformat.read(str(course.notebook(EXAMPLE)), as_version=4)

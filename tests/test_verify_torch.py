@@ -211,7 +211,7 @@ def test_cheats_that_disarm_the_checks_are_decided_as_without_them(plan03, compl
 
 @pytest.mark.slow
 def test_a_hanging_forward_fails_its_cells_only(plan03, complete03, monkeypatch, tmp_path):
-    monkeypatch.setattr(verify.learner, "CALL_TIMEOUT_S", 3.0)
+    monkeypatch.setattr(verify.handle, "CALL_TIMEOUT_S", 3.0)
     source = next(c.source for c in complete03.cells
                   if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
                   == "mish_function_solution")
@@ -231,7 +231,7 @@ def test_a_hanging_forward_fails_its_cells_only(plan03, complete03, monkeypatch,
 def test_proxies_behave_like_torch_classes(plan03, complete03, tmp_path):
     """What the checks rely on: issubclass/isinstance, gradcheck, .grad, .double(), an
     optimizer step, parameters shared by identity, and an unknown attribute left alone."""
-    from autograder.verify.learner import Child
+    from autograder.verify.handle import Child
     from autograder.verify.notebooks import learner_cells
 
     cells, instructor = learner_cells(as_dict(complete03), plan03)

@@ -59,7 +59,7 @@ from autograder.verify.decide import (
                                      decide,
                                      run_test_cell,
 )
-from autograder.verify.learner import CALL_TIMEOUT_S, LOAD_GRACE_S, Child, Proxy
+from autograder.verify.handle import CALL_TIMEOUT_S, LOAD_GRACE_S, Child, Proxy
 from autograder.verify.notebooks import SUSPICIOUS, Plan, defined_names, plan, suspicious
 from autograder.verify.wire import Unverifiable, decode, encode
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from autograder.course import cell_timeout
 from autograder.verify.child import python_source
-from autograder.verify.learner import Child, Proxy
+from autograder.verify.handle import Child, Proxy
 from autograder.verify.notebooks import Plan, learner_cells, uses
 from autograder.verify.wire import Unverifiable
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.verify.child import python_source
-from autograder.verify.learner import Child
+from autograder.verify.handle import Child
 
 #: (regular expression, why it deserves a look) over the learner's code cells.
 SUSPICIOUS = [

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-#: Relative tolerance a correct float formula meets and a wrong one cannot (COURSE_MAP.md).
+#: Relative tolerance a correct float formula meets and a wrong one cannot (docs/COURSE_PLAN.md).
 RTOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
 
 

@@ -1,7 +1,7 @@
 """Reference solutions: the single source of truth for every graded function.
 
 Grouped by the assignment that grades them; names and signatures are the graded ones
-(see COURSE_MAP.md). Not installed on student machines (``COURSE_UTILS_STUDENT=1``).
+(see docs/COURSE_PLAN.md). Not installed on student machines (``COURSE_UTILS_STUDENT=1``).
 """
 
 from course_utils.reference.activations import (
