@@ -51,7 +51,9 @@ cmd=${1:-help}
 case "$cmd" in
     setup) setup ;;
     demo) setup; exec .venv/bin/python -m autograder demo "$@" ;;
-    test) setup; exec .venv/bin/python -m pytest "$@" ;;
+    # Two pytest workers, one test file each at a time (module fixtures are built once):
+    # most tests wait on a kernel or a grading pool, so two share 2 cores well.
+    test) setup; exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@" ;;
     lab) setup; JUPYTER_CONFIG_PATH="$PWD/student${JUPYTER_CONFIG_PATH:+:$JUPYTER_CONFIG_PATH}" exec .venv/bin/jupyter lab --notebook-dir=release "$@" ;;
     grade)
         setup

@@ -159,7 +159,7 @@ def load_config(root: str | os.PathLike) -> Config:
 
 
 def make_scratch(root: str | os.PathLike, assignments: dict[str, Path] | None = None,
-                 *, mistakes: dict[str, Path] | None = None, fresh: bool = True) -> Course:
+                 *, fresh: bool = True) -> Course:
     """Create a scratch course in ``root`` with its own SQLite gradebook.
 
     Parameters
@@ -168,9 +168,6 @@ def make_scratch(root: str | os.PathLike, assignments: dict[str, Path] | None = 
         The scratch directory; with ``fresh`` (default) it is emptied first.
     assignments : {name: source directory}, optional
         Assignment directories to copy into ``root/source/<name>``.
-    mistakes : {name: directory}, optional
-        Typical mistakes of an assignment (``autograder.submissions``) to copy into
-        ``root/mistakes/<name>``.
     """
     root = Path(root).resolve()
     if fresh and root.exists():
@@ -183,8 +180,6 @@ def make_scratch(root: str | os.PathLike, assignments: dict[str, Path] | None = 
             shutil.rmtree(target)
         shutil.copytree(directory, target,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    for name, directory in (mistakes or {}).items():
-        shutil.copytree(directory, root / "mistakes" / name, dirs_exist_ok=True)
     return Course(root, db_url=sqlite_url(root / "gradebook.db"))
 
 

@@ -46,10 +46,10 @@ def run(course: Course, workdir: str | os.PathLike | None = None, workers: int =
     for assignment in chosen:
         say(f"\n== {assignment}: building the release ...")
         scratch.generate(assignment)
-        for kind in submissions.kinds(scratch, assignment):
+        for kind in submissions.kinds(assignment):
             submissions.submit(scratch, kind, assignment,
                                submissions.build(scratch, assignment, kind))
-        say(f"== {assignment}: autograding {', '.join(submissions.kinds(scratch, assignment))} ...")
+        say(f"== {assignment}: autograding {', '.join(submissions.kinds(assignment))} ...")
         graded = grade(scratch, assignment, workers=workers)
         failures += sum(not o.success for o in graded)
         outcomes += graded

@@ -3,9 +3,11 @@
 - ``complete``: the release with every solution cell filled in from the source;
 - ``blank``: the release as a learner receives it;
 - ``mistakes``: ``complete``, except some solution cells replaced by typical mistakes,
-  kept as small files ``<grade id>.py`` (the cell's whole source; a ``.md`` file for a
-  written answer) in ``mistakes/<assignment>/`` of the course directory, or else in
-  ``autograder/examples/<assignment>/`` (the course's own assignments).
+  kept as small files ``autograder/examples/<assignment>/<grade id>.py`` (the cell's whole
+  source; a ``.md`` file for a written answer).
+
+``example_assignments()`` is the small assignment shipped beside them (``00_example``, two
+graded functions): the pipeline's tests and the quick grading benchmark grade it.
 """
 
 from __future__ import annotations
@@ -39,17 +41,21 @@ def filled_in(source: str) -> str:
     return "\n".join(lines)
 
 
-def mistakes_dir(course: Course, assignment: str) -> Path | None:
+def example_assignments() -> dict[str, Path]:
+    """{name: source directory} of the example assignments in ``examples/assignments/``."""
+    base = EXAMPLES / "assignments"
+    return {p.name: p for p in sorted(base.iterdir()) if (p / f"{p.name}.ipynb").is_file()}
+
+
+def mistakes_dir(assignment: str) -> Path | None:
     """Where the typical mistakes of ``assignment`` live, if it has any."""
-    for base in (course.root / "mistakes", EXAMPLES):
-        if (base / assignment).is_dir() and any((base / assignment).glob("*.*")):
-            return base / assignment
-    return None
+    directory = EXAMPLES / assignment
+    return directory if directory.is_dir() and any(directory.glob("*.*")) else None
 
 
-def load_mistakes(course: Course, assignment: str) -> dict[str, str]:
+def load_mistakes(assignment: str) -> dict[str, str]:
     """{solution grade id: replacement cell source} for ``assignment``."""
-    directory = mistakes_dir(course, assignment)
+    directory = mistakes_dir(assignment)
     if directory is None:
         return {}
     return {p.stem: p.read_text().rstrip("\n") for p in sorted(directory.iterdir())
@@ -68,7 +74,7 @@ def build(course: Course, assignment: str, kind: str) -> nbformat.NotebookNode:
               if is_solution(c)}
     replacements = {gid: filled_in(cell.source) for gid, cell in source.items()}
     if kind == "mistakes":
-        mistakes = load_mistakes(course, assignment)
+        mistakes = load_mistakes(assignment)
         unknown = sorted(set(mistakes) - set(source))
         if unknown:
             raise ValueError(
@@ -85,9 +91,9 @@ def build(course: Course, assignment: str, kind: str) -> nbformat.NotebookNode:
     return nb
 
 
-def kinds(course: Course, assignment: str) -> list[str]:
+def kinds(assignment: str) -> list[str]:
     """The example submissions available for ``assignment``."""
-    return ["complete", "blank"] + (["mistakes"] if load_mistakes(course, assignment) else [])
+    return ["complete", "blank"] + (["mistakes"] if load_mistakes(assignment) else [])
 
 
 def submit(course: Course, student: str, assignment: str,

@@ -182,8 +182,8 @@ def _cell(row, who) -> str:
     if row[f"{who}_ulp"] is None:
         return "—"
     text = _num(row[f"{who}_ulp"])
-    if row[f"{who}_ulp"] > 1 and row[f"{who}value_at"] is not None:
-        text += f" @ {row[f'{who}value_at']:.4g}"
+    if row[f"{who}_ulp"] > 1 and row[f"{who}_at"] is not None:
+        text += f" @ {row[f'{who}_at']:.4g}"
     if row[f"{who}_root_eps"] is not None:
         text += f" / {_num(row[f'{who}_root_eps'])} eps"
     if row[f"{who}_bad"]:

@@ -1,6 +1,6 @@
 """End-to-end tests of the instructor commands, in temporary course directories.
 
-Most tests use the small example assignment (tests/example_assignment/); one runs the demo
+Most tests use the small example assignment (autograder/examples/assignments/); one runs the demo
 on the real course. Scores are read through nbgrader's ``Gradebook``, never from logs.
 Nothing here writes into the repository's own course directories.
 """
