@@ -28,7 +28,12 @@ from course_utils.units import relu_grad as _relu_grad
 
 __all__ = [
     "DEFAULT_SETTINGS",
+    "FAILURE_SETTINGS",
     "DyingReluResult",
+    "FixResult",
+    "Unit",
+    "fixes_experiment",
+    "fixes_table",
     "MLPParams",
     "Setting",
     "accuracy",
@@ -234,4 +239,142 @@ def format_results(results: Sequence[DyingReluResult]) -> str:
     for r in results:
         lines.append(f"{r.label:<{width}}  {r.dead_before:>11.1%}  {r.dead_after:>10.1%}"
                      f"  {r.accuracy:>8.1%}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------
+# The fixes: the same two failures with units that keep a gradient for z < 0
+
+#: The two ways section 3 kills ReLU units, as the fixes experiment replays them.
+FAILURE_SETTINGS: tuple[Setting, ...] = (
+    Setting("lr too large: lr = 2", lr=2.0),
+    Setting("bad bias: lr = 0.1, bias -2", lr=0.1, bias=-2.0),
+)
+
+
+@dataclass(frozen=True)
+class Unit:
+    r"""A hidden unit for the fixes experiment: ``sigma(z)``, ``sigma_grad(z)``; with
+    ``slope_grad`` a PReLU, called as ``sigma(z, a)``, whose one slope ``a`` (from ``a0``)
+    is learned by SGD from ``slope_grad(z, a, upstream)`` = dL/da."""
+
+    label: str
+    sigma: Callable
+    sigma_grad: Callable
+    slope_grad: Callable | None = None
+    a0: float = 0.25
+
+
+@dataclass(frozen=True)
+class FixResult:
+    """One unit, setting and seed: the units negative on every example (for ReLU: dead)
+    before and after training, the training accuracy, the learned slope (PReLU), and
+    whether training diverged (a weight or the slope left the finite floats)."""
+
+    unit: str
+    setting: str
+    seed: int
+    negative_before: float
+    negative_after: float
+    accuracy: float
+    slope: float | None
+    diverged: bool
+
+
+def _negative_fraction(Z: np.ndarray) -> float:
+    """Fraction of units (columns) whose pre-activation is < 0 on every example (row)."""
+    return float(np.mean(np.all(Z < 0, axis=0)))
+
+
+def _train_unit(unit: Unit, setting: Setting, seed: int, *, hidden: int, epochs: int,
+                batch_size: int, X: np.ndarray, y: np.ndarray) -> FixResult:
+    """``train_mlp``'s SGD with ``unit`` in the hidden layer (and its slope, for PReLU)."""
+    rng = np.random.default_rng(seed)
+    p = init_mlp(X.shape[1], hidden, int(y.max()) + 1, rng, bias=setting.bias)
+    a = unit.a0 if unit.slope_grad is not None else None
+
+    def act(z):
+        return unit.sigma(z) if a is None else unit.sigma(z, a)
+
+    def act_grad(z):
+        return unit.sigma_grad(z) if a is None else unit.sigma_grad(z, a)
+
+    before = _negative_fraction(X @ p.W1.T + p.b1)
+    onehot = np.eye(p.W2.shape[0])[y]
+    diverged = False
+    # A diverging run overflows on purpose here: it is recorded, not hidden, and not raised.
+    with np.errstate(under="ignore", over="ignore", invalid="ignore"):
+        for _ in range(epochs):
+            order = rng.permutation(X.shape[0])
+            for start in range(0, X.shape[0], batch_size):
+                idx = order[start:start + batch_size]
+                xb, yb = X[idx], onehot[idx]
+                z = xb @ p.W1.T + p.b1
+                h = np.asarray(act(z))
+                scores = h @ p.W2.T + p.b2
+                prob = np.exp(scores - scores.max(axis=1, keepdims=True))
+                prob /= prob.sum(axis=1, keepdims=True)
+                g_scores = (prob - yb) / len(idx)
+                g_h = g_scores @ p.W2
+                g_z = g_h * np.asarray(act_grad(z))
+                if a is not None:
+                    a = a - setting.lr * float(unit.slope_grad(z, a, g_h))
+                p.W2 -= setting.lr * (g_scores.T @ h)
+                p.b2 -= setting.lr * g_scores.sum(axis=0)
+                p.W1 -= setting.lr * (g_z.T @ xb)
+                p.b1 -= setting.lr * g_z.sum(axis=0)
+                if not (np.isfinite(p.W1).all() and (a is None or np.isfinite(a))):
+                    diverged = True
+                    break
+            if diverged:
+                break
+        Z = X @ p.W1.T + p.b1
+        acc = (float(np.mean(np.argmax(np.asarray(act(Z)) @ p.W2.T + p.b2, axis=1) == y))
+               if not diverged else float("nan"))
+    after = _negative_fraction(Z) if not diverged else float("nan")
+    return FixResult(unit.label, setting.label, seed, before, after, acc, a, diverged)
+
+
+def fixes_experiment(units: Sequence[Unit], settings: Sequence[Setting] = FAILURE_SETTINGS,
+                     seeds: Sequence[int] = (0, 1, 2), *, hidden: int = 64, epochs: int = 5,
+                     batch_size: int = 32, progress: bool = True) -> list[FixResult]:
+    r"""Each unit in each failure setting, over ``seeds``, on the digits.
+
+    For a unit, setting and seed: the same initial weights and mini-batch order as ReLU's
+    run (``dying_relu_experiment``'s protocol), so the units differ only in the unit.
+
+    Returns
+    -------
+    list of FixResult, unit by unit, then setting, then seed
+    """
+    X, y = load_digits_pixels()
+    runs = [(u, s, seed) for u in units for s in settings for seed in seeds]
+    if progress:
+        from tqdm.auto import tqdm
+
+        runs = tqdm(runs, desc="units x settings x seeds", leave=False)
+    return [_train_unit(u, s, seed, hidden=hidden, epochs=epochs, batch_size=batch_size,
+                        X=X, y=y) for u, s, seed in runs]
+
+
+def fixes_table(results: Sequence[FixResult]) -> str:
+    """Per unit and setting: the range over seeds of the units negative on every example
+    after training, and of the training accuracy ('diverged' where a run did)."""
+    groups: dict[tuple[str, str], list[FixResult]] = {}
+    for r in results:
+        groups.setdefault((r.unit, r.setting), []).append(r)
+    width = max([len("unit")] + [len(u) for u, _ in groups])
+    swidth = max([len("setting")] + [len(s) for _, s in groups])
+    lines = [f"{'unit':<{width}}  {'setting':<{swidth}}  z < 0 everywhere   accuracy"]
+
+    def span(values, fmt):
+        return f"{fmt(min(values))} to {fmt(max(values))}"
+
+    for (unit, setting), rows in groups.items():
+        if any(r.diverged for r in rows):
+            text = f"diverged in {sum(r.diverged for r in rows)} of {len(rows)} seeds"
+        else:
+            text = (f"{span([r.negative_after for r in rows], lambda v: f'{v:.0%}'):>16}"
+                    f"   {span([r.accuracy for r in rows], lambda v: f'{v:.0%}')}")
+        lines.append(f"{unit:<{width}}  {setting:<{swidth}}  {text}")
     return "\n".join(lines)

@@ -129,6 +129,8 @@ def test_source_notebook_demonstrations_ran(source_nb):
     z_min, mish_min = map(float, out.text.split()[-2:])
     assert z_min == pytest.approx(-1.1924, abs=1e-4)
     assert mish_min == pytest.approx(-0.3088, abs=1e-4)
+    fixes = source_nb.run("print(len(fixes), sorted({r.unit for r in fixes}))")
+    assert fixes.passed and fixes.text.startswith("24 "), fixes.text  # 4 units x 2 runs x 3 seeds
 
 
 @pytest.mark.slow

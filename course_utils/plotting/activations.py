@@ -1,6 +1,6 @@
 r"""Figures of 02_activation_units: units and derivatives, products of derivatives across
 layers, Swish's beta from linear to ReLU, Mish against Swish with the note's Delta(z), and
-the dying-ReLU measurement.
+the dying-ReLU measurement and its fixes.
 
 Every function takes the activation functions to draw as arguments (the notebook passes
 the learner's own), returns the matplotlib Figure, and gives every axes a title, labelled
@@ -19,6 +19,7 @@ __all__ = [
     "derivative_products",
     "plot_dead_fractions",
     "plot_derivative_products",
+    "plot_fixes",
     "plot_mish_vs_swish",
     "plot_swish_beta",
     "plot_units",
@@ -256,4 +257,42 @@ def plot_dead_fractions(results: Sequence) -> Figure:
            ylabel="dead units (%)", ylim=(0, 110))
     ax.legend(fontsize="small")
     fig.tight_layout()
+    return fig
+
+
+def plot_fixes(results: Sequence) -> Figure:
+    r"""The fixes for dying ReLU, side by side: per setting, the training accuracy and the
+    share of hidden units negative on every example, one bar per unit (the mean over seeds,
+    with the range over seeds as an error bar; 'diverged' where a run did).
+
+    ``results`` are :class:`course_utils.dying_relu.FixResult`.
+    """
+    if not results:
+        raise ValueError("plot_fixes: no results to draw.")
+    units = list(dict.fromkeys(r.unit for r in results))
+    settings = list(dict.fromkeys(r.setting for r in results))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    width = 0.8 / len(units)
+    for ax, field, title in zip(axes, ("accuracy", "negative_after"),
+                                ("training accuracy", "units with z < 0 on every digit"),
+                                strict=True):
+        for k, unit in enumerate(units):
+            x = np.arange(len(settings)) + (k - (len(units) - 1) / 2) * width
+            for xi, setting in zip(x, settings, strict=True):
+                rows = [r for r in results if r.unit == unit and r.setting == setting]
+                if any(r.diverged for r in rows):
+                    ax.text(xi, 2, "diverged", rotation=90, ha="center", va="bottom",
+                            fontsize="x-small", color=f"C{k}")
+                    continue
+                values = 100 * np.array([getattr(r, field) for r in rows])
+                mean = values.mean()
+                ax.bar(xi, mean, width, color=f"C{k}", label=unit if xi == x[0] else None,
+                       yerr=[[mean - values.min()], [values.max() - mean]], capsize=2)
+        ax.set_xticks(np.arange(len(settings)), [s.replace(": ", ":\n") for s in settings],
+                      fontsize="small")
+        ax.set(title=title, ylabel="%", ylim=(0, 110))
+    handles = [plt.Rectangle((0, 0), 1, 1, color=f"C{k}") for k in range(len(units))]
+    fig.legend(handles, units, fontsize="small", loc="lower center", ncol=len(units))
+    fig.suptitle("Dying ReLU and its fixes (mean over seeds, bars: the range)")
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig

@@ -9,7 +9,7 @@ from course_utils import reference as ref
 
 NOTEBOOK = "02_activation_units"
 RESULTS = ["sigmoid_products", "relu_products", "results", "z_min", "mish_min", "z_min_swish",
-           "swish_min"]
+           "swish_min", "fixes"]
 
 #: The cells that print derivative_report's "max relative error".
 REPORTS = ["c021", "c033", "c063", "c079", "c080", "c101"]
@@ -25,6 +25,13 @@ def wrong_derivative_error():
     z = z[np.abs(z) > 1e-3]
     numeric = (ref.sigmoid(z + 1e-5) - ref.sigmoid(z - 1e-5)) / 2e-5
     return np.max(np.abs(ref.sigmoid(z) - numeric) / np.maximum(np.abs(numeric), 1e-8))
+
+
+def fix(nb, unit, setting, field):
+    """``field`` of the fixes experiment's runs of ``unit`` in ``setting``, over the seeds."""
+    rows = [r for r in nb["fixes"] if r.unit.startswith(unit) and r.setting.startswith(setting)]
+    assert len(rows) in (3, 6), (unit, setting, len(rows))  # three seeds (of one or both settings)
+    return [getattr(r, field) for r in rows]
 
 
 def setting(nb, start):
@@ -130,4 +137,37 @@ CLAIMS = [
     Claim("nonmonotone_answer", r"down to about $-0.28$ and $-0.31$",
           lambda nb: (within(nb["swish_min"], -0.285, -0.275),
                       within(nb["mish_min"], -0.315, -0.305))),
+    # The fixes
+    Claim("fixes02c", r"after $\text{lr} = 2$, 95% to 100% of the units are negative on every "
+                      "digit and the accuracy is 10%",
+          lambda nb: (within(fix(nb, "ReLU", "lr too large", "negative_after"), 0.945, 1.0),
+                      within(fix(nb, "ReLU", "lr too large", "accuracy"), 0.095, 0.105))),
+    Claim("fixes02c", "after the bad bias, the accuracy is 10% to 34%",
+          lambda nb: within(fix(nb, "ReLU", "bad bias", "accuracy"), 0.095, 0.345)),
+    Claim("fixes02c", "Leaky ReLU's slope of 0.01 helps against the large learning rate (45% to "
+                      "53%) but not against the bad bias (10% to 35%)",
+          lambda nb: (within(fix(nb, "Leaky", "lr too large", "accuracy"), 0.445, 0.535),
+                      within(fix(nb, "Leaky", "bad bias", "accuracy"), 0.095, 0.355))),
+    Claim("fixes02c", "a hundredth of the gradient does not bring a single unit back",
+          lambda nb: [holds(after >= before, f"{before} -> {after}") for before, after in zip(
+              fix(nb, "Leaky", "bad bias", "negative_before"),
+              fix(nb, "Leaky", "bad bias", "negative_after"), strict=True)]),
+    Claim("fixes02c", "its slope grows from 0.25 to 1.7–1.8 over the seeds",
+          lambda nb: within(fix(nb, "PReLU", "bad bias", "slope"), 1.65, 1.85)),
+    Claim("fixes02c", "the units negative everywhere fall from 88%–95% to 27%–30%, and the "
+                      "accuracy reaches 74% to 90%",
+          lambda nb: (within(fix(nb, "PReLU", "bad bias", "negative_before"), 0.875, 0.955),
+                      within(fix(nb, "PReLU", "bad bias", "negative_after"), 0.265, 0.305),
+                      within(fix(nb, "PReLU", "bad bias", "accuracy"), 0.735, 0.905))),
+    Claim("fixes02c", r"At $\text{lr} = 2$ it diverges for every seed",
+          lambda nb: holds(all(fix(nb, "PReLU", "lr too large", "diverged")), "did not")),
+    Claim("fixes02c", "Swish keeps learning in both runs (82% to 91%, and 55% to 77%) although "
+                      "most of its units stay negative on every digit (67% to 89%)",
+          lambda nb: (within(fix(nb, "Swish", "lr too large", "accuracy"), 0.815, 0.915),
+                      within(fix(nb, "Swish", "bad bias", "accuracy"), 0.545, 0.775),
+                      within(fix(nb, "Swish", "", "negative_after"), 0.665, 0.895))),
+    Claim("nonmonotone_answer", "a Swish network kept learning (55% to 91% accuracy) in the two "
+                                "runs that left a ReLU network at or near chance",
+          lambda nb: (within(fix(nb, "Swish", "", "accuracy"), 0.545, 0.915),
+                      within(fix(nb, "ReLU", "", "accuracy"), 0.095, 0.345))),
 ]

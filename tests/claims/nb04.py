@@ -9,7 +9,7 @@ from course_utils import stability_lab as lab
 
 NOTEBOOK = "04_numerical_stability"
 RESULTS = ["SEEDS", "grids", "sv_runs", "remedy_runs", "raw", "clipped", "half", "sweeps",
-           "scales", "factors", "z32", "naive"]
+           "trapped", "scales", "factors", "z32", "naive"]
 
 
 def limits(dtype):
@@ -156,6 +156,16 @@ CLAIMS = [
           lambda nb: (within(sweep_errors(nb, 12, 36), 1e-4, 3e-3),
                       within([zf[(np.log2(nb["scales"]) >= 12) & (np.log2(nb["scales"]) <= 36)]
                               .max() for _, zf in nb["sweeps"].values()], 0, 0.01))),
+    Claim("trapped04md", r"The product $10^{-4} \cdot 10^{-4} = 10^{-8}$ is below half of "
+                         "float16's smallest subnormal, so it rounds to exactly 0",
+          lambda nb: (holds(nb["trapped"]["exact"]
+                            < float(np.finfo(np.float16).smallest_subnormal) / 2, "not below"),
+                      holds(float(np.float16(1e-4) * np.float16(1e-4)) == 0.0, "not 0"))),
+    Claim("trapped04md", "scaling it afterwards gives 0 again, by 4096 or by any other number",
+          lambda nb: holds(nb["trapped"]["after"] == 0.0, f"got {nb['trapped']['after']}")),
+    Claim("trapped04md", r"Scaled *before* the multiplication, it comes out within 0.1% of "
+                         r"$10^{-8}$",
+          lambda nb: within(nb["trapped"]["before"] / 1e-8, 0.999, 1.001)),
     Claim("e93a3627", r"at $2^{40}$ the backward pass overflows to `inf`",
           lambda nb: holds(all(np.isinf(rel[np.log2(nb["scales"]).round() == 40]).all()
                                for rel, _ in nb["sweeps"].values()), "no overflow at 2^40")),
