@@ -107,10 +107,9 @@ def flaky(fan_in, fan_out, rng):
 """
 
 
-def test_repeated_calls_are_fetched_ahead_and_fail_where_the_kernel_would(tmp_path):
-    """The same call again and again through a proxy: the same draws and the same failure
-    at the same call as the learner's function called in this process, in a few round
-    trips (1 + 2 + 4 + ... calls)."""
+def test_repeated_calls_cross_in_one_go_and_fail_where_the_kernel_would(tmp_path):
+    """``call_repeated`` through a proxy: one round trip, the same draws and the same
+    failure at the same call as the learner's function called in this process."""
     from course_utils.checks import engine
 
     here: dict = {}
@@ -121,15 +120,13 @@ def test_repeated_calls_are_fetched_ahead_and_fail_where_the_kernel_would(tmp_pa
         proxy = verify.Proxy(child, "flaky")
         for fn in (here["flaky"], proxy):
             rng = np.random.default_rng(5)
-            first = [engine.call(fn, "flaky", 2, 3, rng) for _ in range(4)]
+            first = engine.call_repeated(fn, "flaky", 4, 2, 3, rng)
             np.testing.assert_array_equal(np.stack(first), np.random.default_rng(5).normal(
                 size=(4, 3, 2)))
             with pytest.raises(engine.CheckFailure, match="raised ValueError: the fifth call"):
-                for _ in range(3):
-                    engine.call(fn, "flaky", 2, 3, rng)
+                engine.call_repeated(fn, "flaky", 3, 2, 3, rng)
             assert rng.normal() == np.random.default_rng(5).normal(size=25)[-1]
-        # calls 1, 2-3 and 4-5 (the fifth fails there): three round trips
-        assert child.round_trips == ["call", "repeat", "repeat"]
+        assert child.round_trips == ["repeat", "repeat"]  # one per call_repeated
         assert child.alive()
     finally:
         child.stop()

@@ -168,7 +168,6 @@ def _serve_call(channel: _Channel, namespace: dict, header: dict,
             reply = {"op": "reply", "calls": []}
             for _ in range(int(header["times"])):
                 one = _run(namespace, header, args, kwargs, out)
-                one["generators"] = channel.states(out)  # where this call left them
                 reply["calls"].append(one)
                 if one["error"] is not None or one["warnings"] or one["mutated"]:
                     break

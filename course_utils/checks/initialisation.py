@@ -12,6 +12,7 @@ import numpy as np
 from course_utils.checks.backprop import ATOL, RTOL
 from course_utils.checks.engine import (
     call,
+    call_repeated,
     compare,
     describe_inputs,
     fail,
@@ -76,7 +77,8 @@ def _draw(fn, name, fan_in, fan_out, rng, times=None):
     __tracebackhide__ = True
     inputs = {"fan_in": fan_in, "fan_out": fan_out}
     where = describe_inputs(inputs)
-    draws = [call(fn, name, fan_in, fan_out, rng, inputs=inputs) for _ in range(times or 1)]
+    draws = (call_repeated(fn, name, times, fan_in, fan_out, rng, inputs=inputs) if times
+             else [call(fn, name, fan_in, fan_out, rng, inputs=inputs)])
     hints = {"type": "build it with NumPy operations (@, np.tanh, ...).",
              "shape": "W maps fan_in inputs to fan_out outputs: shape (fan_out, fan_in)."}
     checked = [require_array(name, "the result", W, (fan_out, fan_in), np.float64,
