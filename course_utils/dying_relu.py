@@ -142,36 +142,55 @@ def train_mlp(params: MLPParams, X: np.ndarray, y: np.ndarray, *, lr: float, epo
     if not lr > 0:
         raise ValueError(f"train_mlp: lr must be positive, got {lr!r}.")
     p = params.copy()
-    N = X.shape[0]
-    D = p.W2.shape[0]
+    # Underflow of exp (a probability of exactly 0) is harmless; overflow is not hidden.
+    with np.errstate(under="ignore"):
+        _sgd(p, X, y, lr=lr, epochs=epochs, batch_size=batch_size, rng=rng, act=relu,
+             act_grad=relu_grad, progress=progress, desc=desc)
+    return p
+
+
+def _sgd(p: MLPParams, X: np.ndarray, y: np.ndarray, *, lr: float, epochs: int,
+         batch_size: int, rng: np.random.Generator, act: Callable, act_grad: Callable,
+         slope_grad: Callable | None = None, a: float | None = None, progress: bool = False,
+         desc: str = "training") -> tuple[float | None, bool]:
+    r"""Mini-batch SGD on the softmax cross-entropy, updating ``p`` in place.
+
+    ``act(z)``, ``act_grad(z)``; with ``slope_grad`` they are called as ``act(z, a)`` and
+    ``act_grad(z, a)``, and the slope ``a`` is learned too, from ``slope_grad(z, a,
+    upstream)`` = dL/da. Returns the final slope (None without one) and whether training
+    diverged (W1 or the slope left the finite floats; training stops there).
+    """
+    N, D = X.shape[0], p.W2.shape[0]
     onehot = np.eye(D)[y]
-    starts = range(0, N, batch_size)
-    steps = [(epoch, start) for epoch in range(epochs) for start in starts]
+    steps = [(epoch, start) for epoch in range(epochs) for start in range(0, N, batch_size)]
     if progress:
         from tqdm.auto import tqdm
 
         steps = tqdm(steps, desc=desc, leave=False)
     order = None
-    # Underflow of exp (a probability of exactly 0) is harmless; overflow is not hidden.
-    with np.errstate(under="ignore"):
-        for _epoch, start in steps:
-            if start == 0:
-                order = rng.permutation(N)
-            idx = order[start:start + batch_size]
-            xb, yb = X[idx], onehot[idx]
-            z = xb @ p.W1.T + p.b1
-            h = np.asarray(relu(z))
-            scores = h @ p.W2.T + p.b2
-            scores = scores - scores.max(axis=1, keepdims=True)
-            prob = np.exp(scores)
-            prob /= prob.sum(axis=1, keepdims=True)
-            g_scores = (prob - yb) / len(idx)             # dL/dscores, (B, D)
-            g_z = (g_scores @ p.W2) * np.asarray(relu_grad(z))  # dL/dz, (B, m)
-            p.W2 -= lr * (g_scores.T @ h)
-            p.b2 -= lr * g_scores.sum(axis=0)
-            p.W1 -= lr * (g_z.T @ xb)
-            p.b1 -= lr * g_z.sum(axis=0)
-    return p
+    for _epoch, start in steps:
+        if start == 0:
+            order = rng.permutation(N)
+        idx = order[start:start + batch_size]
+        xb, yb = X[idx], onehot[idx]
+        z = xb @ p.W1.T + p.b1
+        h = np.asarray(act(z) if slope_grad is None else act(z, a))
+        scores = h @ p.W2.T + p.b2
+        scores = scores - scores.max(axis=1, keepdims=True)
+        prob = np.exp(scores)
+        prob /= prob.sum(axis=1, keepdims=True)
+        g_scores = (prob - yb) / len(idx)             # dL/dscores, (B, D)
+        g_h = g_scores @ p.W2                          # dL/dh, (B, m)
+        g_z = g_h * np.asarray(act_grad(z) if slope_grad is None else act_grad(z, a))
+        if slope_grad is not None:
+            a = a - lr * float(slope_grad(z, a, g_h))
+        p.W2 -= lr * (g_scores.T @ h)
+        p.b2 -= lr * g_scores.sum(axis=0)
+        p.W1 -= lr * (g_z.T @ xb)
+        p.b1 -= lr * g_z.sum(axis=0)
+        if not (np.isfinite(p.W1).all() and (a is None or np.isfinite(a))):
+            return a, True
+    return a, False
 
 
 @dataclass(frozen=True)
@@ -288,51 +307,24 @@ def _negative_fraction(Z: np.ndarray) -> float:
 
 def _train_unit(unit: Unit, setting: Setting, seed: int, *, hidden: int, epochs: int,
                 batch_size: int, X: np.ndarray, y: np.ndarray) -> FixResult:
-    """``train_mlp``'s SGD with ``unit`` in the hidden layer (and its slope, for PReLU)."""
+    """``train_mlp``'s run with ``unit`` in the hidden layer (and its slope, for PReLU)."""
     rng = np.random.default_rng(seed)
     p = init_mlp(X.shape[1], hidden, int(y.max()) + 1, rng, bias=setting.bias)
-    a = unit.a0 if unit.slope_grad is not None else None
-
-    def act(z):
-        return unit.sigma(z) if a is None else unit.sigma(z, a)
-
-    def act_grad(z):
-        return unit.sigma_grad(z) if a is None else unit.sigma_grad(z, a)
-
+    a0 = unit.a0 if unit.slope_grad is not None else None
     before = _negative_fraction(X @ p.W1.T + p.b1)
-    onehot = np.eye(p.W2.shape[0])[y]
-    diverged = False
     # A diverging run overflows on purpose here: it is recorded, not hidden, and not raised.
     with np.errstate(under="ignore", over="ignore", invalid="ignore"):
-        for _ in range(epochs):
-            order = rng.permutation(X.shape[0])
-            for start in range(0, X.shape[0], batch_size):
-                idx = order[start:start + batch_size]
-                xb, yb = X[idx], onehot[idx]
-                z = xb @ p.W1.T + p.b1
-                h = np.asarray(act(z))
-                scores = h @ p.W2.T + p.b2
-                prob = np.exp(scores - scores.max(axis=1, keepdims=True))
-                prob /= prob.sum(axis=1, keepdims=True)
-                g_scores = (prob - yb) / len(idx)
-                g_h = g_scores @ p.W2
-                g_z = g_h * np.asarray(act_grad(z))
-                if a is not None:
-                    a = a - setting.lr * float(unit.slope_grad(z, a, g_h))
-                p.W2 -= setting.lr * (g_scores.T @ h)
-                p.b2 -= setting.lr * g_scores.sum(axis=0)
-                p.W1 -= setting.lr * (g_z.T @ xb)
-                p.b1 -= setting.lr * g_z.sum(axis=0)
-                if not (np.isfinite(p.W1).all() and (a is None or np.isfinite(a))):
-                    diverged = True
-                    break
-            if diverged:
-                break
+        a, diverged = _sgd(p, X, y, lr=setting.lr, epochs=epochs, batch_size=batch_size,
+                           rng=rng, act=unit.sigma, act_grad=unit.sigma_grad,
+                           slope_grad=unit.slope_grad, a=a0)
+        if diverged:
+            return FixResult(unit.label, setting.label, seed, before, float("nan"),
+                             float("nan"), a, True)
         Z = X @ p.W1.T + p.b1
-        acc = (float(np.mean(np.argmax(np.asarray(act(Z)) @ p.W2.T + p.b2, axis=1) == y))
-               if not diverged else float("nan"))
-    after = _negative_fraction(Z) if not diverged else float("nan")
-    return FixResult(unit.label, setting.label, seed, before, after, acc, a, diverged)
+        H = np.asarray(unit.sigma(Z) if a is None else unit.sigma(Z, a))
+        acc = float(np.mean(np.argmax(H @ p.W2.T + p.b2, axis=1) == y))
+    return FixResult(unit.label, setting.label, seed, before, _negative_fraction(Z), acc, a,
+                     False)
 
 
 def fixes_experiment(units: Sequence[Unit], settings: Sequence[Setting] = FAILURE_SETTINGS,
