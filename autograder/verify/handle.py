@@ -186,7 +186,7 @@ class Child:
     def call(self, name: str, args: tuple, kwargs: dict):
         """The learner's ``name(*args, **kwargs)``, run in the child: its result, its
         warnings re-emitted, its exception re-raised, its changes to array inputs copied."""
-        reply, out, _ = self._exchange({"op": "call"}, name, args, kwargs)
+        reply, out = self._exchange({"op": "call"}, name, args, kwargs)
         return self._finish(reply, out, name, args, kwargs)
 
     def repeat(self, name: str, times: int, args: tuple, kwargs: dict) -> list:
@@ -194,7 +194,7 @@ class Child:
         call made (a function that returns that call's result, or re-emits its warnings and
         re-raises its error, as ``call`` does); the child stops after the first call that
         fails, warns or modifies its inputs."""
-        reply, out, _ = self._exchange({"op": "repeat", "times": int(times)}, name, args, kwargs)
+        reply, out = self._exchange({"op": "repeat", "times": int(times)}, name, args, kwargs)
         calls = reply.get("calls")
         if not isinstance(calls, list) or not 0 < len(calls) <= times:
             raise RuntimeError(f"{name}: the process running your code sent a garbled answer")
@@ -206,8 +206,7 @@ class Child:
         return [replay_of(one) for one in calls]
 
     def _exchange(self, header: dict, name: str, args: tuple, kwargs: dict):
-        """Send a call, serve the child's call-backs until it answers: (reply, blobs, the
-        verifier's functions and generators the call referred to)."""
+        """Send a call, serve the child's call-backs until it answers: (reply, blobs)."""
         blobs: list[bytes] = []
         refs: list = []
         self.round_trips.append(header["op"])
@@ -237,7 +236,7 @@ class Child:
         except RuntimeError:  # a garbled generator state: the conversation is out of step
             self.stop()
             raise
-        return reply, out, refs
+        return reply, out
 
     @staticmethod
     def _finish(reply: dict, out: list[bytes], name: str, args: tuple, kwargs: dict):
