@@ -55,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-verify", action="store_true",
                    help="skip the independent re-check after autograding (nbgrader's scores "
                         "stand unchecked; `verify` can run it later)")
+    _scheduler_flag(p)
     _isolation_flag(p)
 
     p = sub.add_parser("verify", help="re-check autograded scores in a separate process")
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--student", nargs="+", default=None, help="only these students")
     p.add_argument("--dry-run", action="store_true", help="report only; leave the gradebook")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    _scheduler_flag(p)
 
     p = sub.add_parser("feedback", help="write feedback HTML for autograded submissions")
     p.add_argument("assignment", metavar="ASSIGNMENT")
@@ -96,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="every assignment in source/, not only 02_activation_units")
     _isolation_flag(p)
     return parser
+
+
+def _scheduler_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="grade on a Dask cluster: its scheduler (tcp://host:8786), or `local` "
+                        "for a LocalCluster of --workers processes (docs/GRADING.md)")
 
 
 def _isolation_flag(p: argparse.ArgumentParser) -> None:
@@ -183,8 +191,13 @@ def cmd_grade(course: Course, args) -> int:
     if not students:
         raise ValueError(f"there are no submissions of {name} in {course.root / 'submitted'}; "
                          f"run `python -m autograder collect {name}` first.")
-    outcomes = grade(course, name, students, workers=args.workers, verify=not args.no_verify)
+    outcomes = grade(course, name, students, workers=args.workers, verify=not args.no_verify,
+                     scheduler=args.scheduler)
     print(summary_table(outcomes))
+    resumed = sum(o.resumed for o in outcomes)
+    if resumed:
+        print(f"\nResumed an interrupted run: {resumed} submission(s) it had graded were kept "
+              f"as they are in the gradebook; {len(outcomes) - resumed} graded now.")
     broken = [o for o in outcomes if not o.success]
     print(f"\n{len(outcomes) - len(broken)} of {len(outcomes)} submission(s) graded"
           f"{'' if not broken else '; not graded: ' + ', '.join(o.student for o in broken)}.")
@@ -222,8 +235,14 @@ def cmd_verify(course: Course, args) -> int:
     from autograder.verify import batch
 
     name = _assignment(course, args.assignment)
-    reports = verify.verify(course, name, args.student, write=not args.dry_run,
-                            workers=max(1, args.workers))
+    if args.scheduler is None:
+        reports = verify.verify(course, name, args.student, write=not args.dry_run,
+                                workers=max(1, args.workers))
+    else:
+        from autograder import cluster
+
+        reports = cluster.verify(course, name, args.student or course.students(name),
+                                 args.scheduler, max(1, args.workers), write=not args.dry_run)
     if not reports:
         raise ValueError(f"there are no submissions of {name} in {course.root / 'submitted'}.")
     out = course.root / "reports" / f"{name}_verify.json"

@@ -1,12 +1,9 @@
-"""Batch autograding in worker processes, feedback, and the export of grades.
+"""Batch autograding, feedback, and the export of grades.
 
-Each submission is autograded by nbgrader's API (``NbGraderAPI.autograde``) in a worker
-process of its own course configuration: the kernels, which take almost all the time, run
-in parallel. The gradebook writes are short; with SQLite every worker connects with a
-generous busy timeout (``?timeout=``) and a submission whose gradebook write still hits
-"database is locked" is retried, so parallel grading gives the same scores as serial
-grading (tests/test_pipeline.py proves it). Other databases (PostgreSQL) take the URL
-unchanged.
+Each submission is autograded by nbgrader's API (autograder.autograde) in a worker process
+of the local pool (autograder.pool), or on a Dask cluster (autograder.cluster): the
+kernels, which take almost all the time, run in parallel. A run killed half-way resumes
+where it stopped (autograder.journal).
 
 Right after nbgrader autograded a submission, the same worker re-checks it
 (``autograder.verify.verify_submission``): the test cells are decided again in a process
@@ -21,17 +18,9 @@ from __future__ import annotations
 
 import csv
 import os
-import re
-import time
 from dataclasses import dataclass, field
 
 from autograder.course import Course
-
-SQLITE_TIMEOUT_S = 120
-RETRIES = 3
-#: nbclient's words for a kernel that never started (nothing the submission can cause).
-KERNEL_START_FAILURES = ("Kernel died before replying to kernel_info",
-                         "Kernel didn't respond in", "No such kernel named")
 
 
 @dataclass
@@ -54,6 +43,8 @@ class Graded:
     zero_recorded: bool = False
     #: The independent re-check (autograder.verify), when it ran: a ``SubmissionReport``.
     verify: object | None = None
+    #: Graded by an earlier run of the same students that was killed (autograder.journal).
+    resumed: bool = False
 
     @property
     def flagged(self) -> bool:
@@ -61,136 +52,101 @@ class Graded:
         return bool(self.verify is not None and self.verify.flagged)
 
 
-def worker_db_url(db_url: str) -> str:
-    """``db_url`` with a long SQLite busy timeout (other databases: unchanged)."""
-    if db_url.startswith("sqlite:") and "timeout=" not in db_url:
-        return db_url + ("&" if "?" in db_url else "?") + f"timeout={SQLITE_TIMEOUT_S}"
-    return db_url
-
-
-def _autograde_one(root: str, db_url: str, assignment: str, student: str,
-                   verify: bool = True) -> dict:
-    """Worker: autograde one submission, then (``verify``) re-check it independently.
-
-    Returns {"ok", "error", "notes", "zero_recorded", "verify"}. A submission that cannot
-    run at all (autograder.outcomes.preflight) is recorded as 0 with its reason; kernel
-    deaths and timeouts inside the notebook are recorded by ``GuardedExecute`` and graded
-    up to there. Only a submission nbgrader graded is re-checked ("verify": its
-    ``SubmissionReport``, else None).
-    """
-    import warnings
-
-    from autograder import outcomes
-
-    course = Course(root, db_url=worker_db_url(db_url))
-    notes, fatal = outcomes.preflight(course, assignment, student)
-    if fatal:
-        outcomes.record_zero(course, assignment, student, fatal)
-        notes.append(outcomes.note("zero", f"graded 0: {fatal}"))
-        outcomes.write_notes(course, assignment, student, notes)
-        return {"ok": False, "error": fatal, "notes": notes, "zero_recorded": True,
-                "verify": None}
-    error = ""
-    for attempt in range(RETRIES):
-        outcomes.INCIDENTS.clear()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # SQLAlchemy's session warnings inside nbgrader
-            result = course.api().autograde(assignment, student, force=True, create=True)
-        if result["success"]:
-            notes += outcomes.INCIDENTS
-            report = _verify_one(course, assignment, student, notes) if verify else None
-            outcomes.write_notes(course, assignment, student, notes)
-            return {"ok": True, "error": "", "notes": notes, "zero_recorded": False,
-                    "verify": report}
-        error = f"{result.get('log') or ''}\n{result.get('error') or ''}"
-        if "database is locked" not in error:
-            break
-        time.sleep(1 + attempt)
-    reason = _explain(error, assignment, student)
-    if any(sign in error for sign in KERNEL_START_FAILURES):
-        # The kernel did not start: the grader's fault, not the submission's. No 0 recorded.
-        return {"ok": False, "error": f"the grading kernel did not start: {reason}",
-                "notes": notes, "zero_recorded": False, "verify": None}
-    # nbgrader itself failed (a case preflight did not foresee): never a missing grade.
-    outcomes.record_zero(course, assignment, student, reason)
-    notes.append(outcomes.note("zero", f"graded 0: {reason}"))
-    outcomes.write_notes(course, assignment, student, notes)
-    return {"ok": False, "error": reason, "notes": notes, "zero_recorded": True, "verify": None}
-
-
-def _verify_one(course: Course, assignment: str, student: str, notes: list[dict]):
-    """Re-check one autograded submission in this worker; add its notes to ``notes``.
-
-    Returns its ``SubmissionReport``, or None when the verifier itself broke (a note says
-    so, and nbgrader's scores stand: the verifier's failures never cost points)."""
-    from autograder import outcomes
-    from autograder.verify import batch
-
-    try:
-        p = batch.worker_plan(course, assignment)  # built once per worker process
-        report = batch.verify_submission(course, assignment, student, write=True, p=p)
-    except Exception as exc:  # noqa: BLE001 (a bug or the machine; never the learner's loss)
-        notes.append(outcomes.note(
-            "verify", f"not re-checked independently: the verifier failed "
-                      f"({type(exc).__name__}: {str(exc)[:200]}); the scores are nbgrader's"))
-        return None
-    notes += batch.notes(report, p)
-    return report
-
-
-def _outcome(student: str, assignment: str, seconds: float, result: dict) -> Graded:
+def _outcome(student: str, assignment: str, seconds: float, result: dict,
+             resumed: bool = False) -> Graded:
     return Graded(student, assignment, result["ok"], seconds, result["error"],
-                   notes=[n["message"] for n in result["notes"]],
-                   zero_recorded=result["zero_recorded"], verify=result.get("verify"))
-
-
-def _explain(error: str, assignment: str, student: str) -> str:
-    """The line of nbgrader's log that says what went wrong, in words where we know them."""
-    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
-    if any("NotJSONError" in line or "does not appear to be JSON" in line for line in lines):
-        return "the notebook is not valid JSON (a broken or truncated file)"
-    if any("DeadKernelError" in line for line in lines):
-        return "the kernel died while running the notebook (out of memory, or a crash)"
-    causes = [line for line in lines
-              if re.match(r"^[\w.]*(Error|Exception|Exit)\w*: ", line)
-              and "NbGraderException" not in line]
-    last = (causes or lines or ["unknown error"])[-1]
-    return last[:300]
+                  notes=[n["message"] for n in result["notes"]],
+                  zero_recorded=result["zero_recorded"], verify=result.get("verify"),
+                  resumed=resumed)
 
 
 def grade(course: Course, assignment: str, students: list[str] | None = None,
-          workers: int = 2, progress: bool = True, verify: bool = True) -> list[Graded]:
+          workers: int = 2, progress: bool = True, verify: bool = True,
+          scheduler: str | None = None) -> list[Graded]:
     """Autograde the submissions of ``assignment`` in ``workers`` processes; with
     ``verify`` (the default), re-check each one independently right after, in its worker,
     and update ``reports/ASSIGNMENT_verify.json`` for the students graded.
 
+    With ``scheduler`` (a Dask scheduler's address, or "local") the submissions are graded
+    on that cluster instead (autograder.cluster), and this process alone writes the
+    gradebook and ``autograded/``. A run killed half-way resumes where it stopped
+    (autograder.journal): those outcomes come back with ``resumed`` set.
+
     A submission that cannot be graded (invalid JSON, a kernel that dies) comes back with
     ``success=False`` and its reason; the others are graded regardless.
     """
-    from autograder import pool, sandbox
+    from autograder import autograde, journal, pool, sandbox
 
     students = course.students(assignment) if students is None else students
     if not students:
         return []
-    sandbox.require()  # isolated grading, or an explicit opt-out: never silently unisolated
+    if scheduler is None:
+        sandbox.require()  # isolated grading, or an explicit opt-out: never silently unisolated
     if not course.notebook(assignment, released=True).exists() or not _in_gradebook(
             course, assignment):
         course.generate(assignment)
-    jobs = [(str(course.root), course.db_url, assignment, student, verify)
-            for student in students]
-    outcomes = [_outcome(job[3], assignment, seconds, result)
-                for job, result, seconds in pool.run(
-                    _autograde_one, jobs, workers, crashed=_crashed,
-                    desc=f"grading {assignment}", progress=progress)]
+    run = journal.Journal.start(course, assignment, students)
+    todo = run.todo()
+    desc = f"grading {assignment}"
+    if scheduler is not None:
+        results = _on_cluster(course, assignment, todo, scheduler, workers, verify, progress)
+    else:
+        jobs = [(str(course.root), course.db_url, assignment, student, verify)
+                for student in todo]
+        results = ((job[3], result, seconds) for job, result, seconds in pool.run(
+            autograde.autograde_one, jobs, workers, desc=desc, progress=progress,
+            crashed=lambda job, exc: autograde.crashed(exc)))
+    outcomes = []
+    for student, result, seconds in results:
+        run.write(course, assignment, student, result, seconds)
+        outcomes.append(_outcome(student, assignment, seconds, result))
+    for student, (result, seconds) in run.kept.items():
+        outcomes.append(_outcome(student, assignment, seconds, result, resumed=True))
     outcomes.sort(key=lambda o: o.student)
     _attach_scores(course, outcomes)
     _write_verify_report(course, assignment, outcomes)
+    run.end()
     return outcomes
 
 
-def _crashed(job: tuple, exc: BaseException) -> dict:
-    return {"ok": False, "error": f"the grading process failed: {exc}", "notes": [],
-            "zero_recorded": False, "verify": None}
+def _on_cluster(course: Course, assignment: str, students: list[str], scheduler: str,
+                workers: int, verify: bool, progress: bool):
+    """Grade on a Dask cluster; yield (student, result, seconds) once each is recorded here:
+    the autograded folder written, the gradebook rows copied, a poison submission 0."""
+    from autograder import autograde, cluster, outcomes
+
+    if not students:
+        return
+    b = cluster.bundle(course, assignment)
+
+    def prepare(student: str) -> tuple:
+        return (b, student, cluster.pack(course.submitted(student, assignment)),
+                cluster.read_rows(course, assignment, student), verify)
+
+    def crashed(student: str, exc: BaseException) -> dict:
+        from distributed import KilledWorker
+
+        if not isinstance(exc, KilledWorker):
+            return autograde.crashed(exc)
+        reason = (f"it ended the grading worker on each of its tries "
+                  f"(Dask's allowed-failures: {exc})"[:300])
+        outcomes.record_zero(course, assignment, student, reason)
+        notes = [outcomes.note("zero", f"graded 0: {reason}")]
+        outcomes.write_notes(course, assignment, student, notes)
+        return {"ok": False, "error": reason, "notes": notes, "zero_recorded": True,
+                "verify": None}
+
+    client = cluster.connect(scheduler, workers)
+    try:
+        for student, result, seconds in cluster.run(
+                client, cluster.grade_remote, students, prepare, crashed=crashed,
+                desc=f"grading {assignment} on {scheduler}", progress=progress):
+            if "rows" in result:
+                cluster.unpack(result["autograded"], course.autograded(student, assignment))
+                cluster.write_rows(course, assignment, student, result["rows"])
+            yield student, result, seconds
+    finally:
+        cluster.close(client)
 
 
 def verify_report_path(course: Course, assignment: str):
@@ -293,7 +249,7 @@ def feedback(course: Course, assignment: str, students: list[str] | None = None)
 
     A submission that could not run (recorded as 0) gets a short page with the reason.
     """
-    from autograder import outcomes
+    from autograder import autograde, outcomes
 
     api = course.api()
     base = course.root / "autograded"
@@ -309,7 +265,7 @@ def feedback(course: Course, assignment: str, students: list[str] | None = None)
             continue
         result = api.generate_feedback(assignment, student, force=True)
         html = course.feedback_html(student, assignment)
-        written[student] = html if result["success"] and html.exists() else _explain(
+        written[student] = html if result["success"] and html.exists() else autograde.explain(
             result.get("error") or result.get("log", ""), assignment, student)
     return written
 
