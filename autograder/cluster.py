@@ -180,20 +180,36 @@ def bundle(course, assignment: str) -> dict:
             **files}
 
 
-def connect(address: str, workers: int = 2):
-    """A Dask client on ``address`` ("local": a LocalCluster of ``workers`` processes),
-    with at least one worker and the course's versions everywhere, or a ClusterError."""
+#: The clients ``connect`` made (``close`` closes those only).
+_MADE: set[int] = set()
+
+
+def connect(address, workers: int = 2):
+    """A Dask client with at least one worker and the course's versions everywhere, or a
+    ClusterError.
+
+    ``address``: a scheduler address (``tcp://host:8786``), a scheduler file (the JSON that
+    ``dask scheduler --scheduler-file`` writes: batch clusters), ``"local"`` (a
+    LocalCluster of ``workers`` processes), or a ``distributed.Client`` already connected
+    (dask-gateway, dask-jobqueue from Python); a client passed in is not closed here.
+    """
     import dask
     from distributed import Client, LocalCluster
 
     dask.config.set(DASK_CONFIG)
-    if address == "local":
+    if isinstance(address, Client):
+        client, address = address, address.scheduler.address
+    elif address == "local":
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=None)
         client = Client(cluster)
+        _MADE.add(id(client))
     else:
+        where = {"scheduler_file": address} if Path(address).is_file() else {
+            "address": address}
         try:
-            client = Client(address, timeout=CONNECT_TIMEOUT_S)
+            client = Client(**where, timeout=CONNECT_TIMEOUT_S)
+            _MADE.add(id(client))
         except (OSError, TimeoutError) as exc:
             raise ClusterError(
                 f"cannot reach the Dask scheduler at {address} within {CONNECT_TIMEOUT_S} s "
@@ -218,6 +234,10 @@ def connect(address: str, workers: int = 2):
 
 
 def close(client) -> None:
+    """Close a client ``connect`` made (and its LocalCluster); leave one passed in."""
+    if id(client) not in _MADE:
+        return
+    _MADE.discard(id(client))
     cluster = client.cluster
     client.close()
     if cluster is not None:

@@ -62,13 +62,14 @@ def _outcome(student: str, assignment: str, seconds: float, result: dict,
 
 def grade(course: Course, assignment: str, students: list[str] | None = None,
           workers: int = 2, progress: bool = True, verify: bool = True,
-          scheduler: str | None = None) -> list[Graded]:
+          scheduler=None) -> list[Graded]:
     """Autograde the submissions of ``assignment`` in ``workers`` processes; with
     ``verify`` (the default), re-check each one independently right after, in its worker,
     and update ``reports/ASSIGNMENT_verify.json`` for the students graded.
 
-    With ``scheduler`` (a Dask scheduler's address, or "local") the submissions are graded
-    on that cluster instead (autograder.cluster), and this process alone writes the
+    With ``scheduler`` (a Dask scheduler's address or scheduler file, "local", or a
+    ``distributed.Client``) the submissions are graded on that cluster instead
+    (autograder.cluster), and this process alone writes the
     gradebook and ``autograded/``. A run killed half-way resumes where it stopped
     (autograder.journal): those outcomes come back with ``resumed`` set.
 
@@ -109,7 +110,7 @@ def grade(course: Course, assignment: str, students: list[str] | None = None,
     return outcomes
 
 
-def _on_cluster(course: Course, assignment: str, students: list[str], scheduler: str,
+def _on_cluster(course: Course, assignment: str, students: list[str], scheduler,
                 workers: int, verify: bool, progress: bool):
     """Grade on a Dask cluster; yield (student, result, seconds) once each is recorded here:
     the autograded folder written, the gradebook rows copied, a poison submission 0."""
@@ -140,7 +141,8 @@ def _on_cluster(course: Course, assignment: str, students: list[str], scheduler:
     try:
         for student, result, seconds in cluster.run(
                 client, cluster.grade_remote, students, prepare, crashed=crashed,
-                desc=f"grading {assignment} on {scheduler}", progress=progress):
+                desc=f"grading {assignment} on {client.scheduler.address}",
+                progress=progress):
             if "rows" in result:
                 cluster.unpack(result["autograded"], course.autograded(student, assignment))
                 cluster.write_rows(course, assignment, student, result["rows"])

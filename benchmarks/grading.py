@@ -5,6 +5,8 @@ independent re-check (autograder.verify); and the re-check alone, per assignment
     .venv/bin/python benchmarks/grading.py            # N = 8 copies, largest assignment
     .venv/bin/python benchmarks/grading.py --quick    # N = 4 copies of the example assignment
     .venv/bin/python benchmarks/grading.py --isolation on   # only the sandboxed kernel
+    .venv/bin/python benchmarks/grading.py --cluster  # the local pool against a Dask cluster
+    .venv/bin/python benchmarks/grading.py --soak 500 # 500 mixed submissions through Dask
 
 Each run grades N copies of the demo's complete submission in a fresh scratch course (its
 own SQLite gradebook), through ``autograder.grading.grade``, as ``python -m autograder
@@ -15,11 +17,19 @@ The re-check alone: ``autograder.verify.batch.check_submission`` on complete sub
 of every real assignment (the example in quick mode), serially, after the plan and its
 once-per-worker setup check; the gradebook write after it takes milliseconds. A complete
 submission must pass every cell the re-check covers. Results go in benchmarks/README.md.
+
+``--cluster``: the same N submissions through the local pool and through a Dask
+``LocalCluster`` (worker processes, as ``grade --scheduler local``), with 1 and 2 workers;
+the cluster's overhead should stay within 10 %. ``--soak N``: N mixed submissions of the
+example assignment (complete, blank and typical mistakes, and every 25th a hostile one)
+through a 2-worker cluster; every submission must have a grade, and the coordinator's
+resident memory is sampled as the run goes (it should stay flat in N).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import sys
 import tempfile
@@ -75,13 +85,14 @@ def complete_submissions(source: dict[str, Path], assignment: str, n: int):
 
 
 def measure(source: dict[str, Path], assignment: str, n: int, workers: int,
-            mode: str = "on", recheck: bool = False) -> float:
+            mode: str = "on", recheck: bool = False, scheduler: str | None = None) -> float:
     """Seconds to grade ``n`` copies of the complete submission with ``workers`` workers,
-    with isolation ``mode`` (ACTIVATION_UNITS_ISOLATION), re-checked or not."""
+    with isolation ``mode`` (ACTIVATION_UNITS_ISOLATION), re-checked or not, on the local
+    pool or (``scheduler``) a Dask cluster, its start included."""
     with isolation(mode), complete_submissions(source, assignment, n) as (course, students):
         t0 = time.perf_counter()
         outcomes = grade(course, assignment, students, workers=workers, progress=False,
-                         verify=recheck)
+                         verify=recheck, scheduler=scheduler)
         seconds = time.perf_counter() - t0
         failed = [o.student for o in outcomes if not o.success]
         if failed:
@@ -127,9 +138,15 @@ def main(argv=None) -> int:
                         help="assignment to grade (default: the largest in source/)")
     parser.add_argument("--isolation", choices=("on", "off", "both"), default="both",
                         help="grade in the sandboxed kernel, the plain one, or both (default)")
+    parser.add_argument("--cluster", action="store_true",
+                        help="the local pool against a Dask LocalCluster, 1 and 2 workers")
+    parser.add_argument("--soak", type=int, default=0, metavar="N",
+                        help="N mixed submissions through a 2-worker Dask cluster")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     course = Course(REPO)
+    if args.soak:
+        return soak(args.soak)
     if args.quick:
         source = example_assignments()
         assignment = next(iter(source))
@@ -144,6 +161,8 @@ def main(argv=None) -> int:
     load = os.getloadavg()[0]
     print(f"grading {n} complete submissions of {assignment} ...", file=sys.stderr, flush=True)
     modes = ("on", "off") if args.isolation == "both" else (args.isolation,)
+    if args.cluster:
+        return cluster_table(source, assignment, n, modes[0], load)
     if args.quick:  # CI: the code paths, not the figures; the default mode only
         modes = modes[:1]
     runs = [(mode, workers, False) for mode in modes for workers in (1, 2)]
@@ -207,6 +226,103 @@ def recheck_table(course: Course, args, modes: tuple[str, ...]) -> None:
     missing = [a for a in RECHECK_ASSIGNMENTS if a not in names and not args.quick]
     if missing:
         print(f"\nNot in this course: {', '.join(missing)}.")
+
+
+def cluster_table(source: dict[str, Path], assignment: str, n: int, mode: str,
+                  load: float) -> int:
+    """The local pool against a Dask LocalCluster, 1 and 2 workers, as a markdown table."""
+    seconds = {(where, workers): measure(source, assignment, n, workers, mode,
+                                         scheduler=None if where == "pool" else "local")
+               for workers in (1, 2) for where in ("pool", "dask")}
+    print(f"{n} complete submissions of `{assignment}`, isolation {mode}, re-check off, each "
+          f"run in a fresh scratch course (the cluster's start included); {os.cpu_count()} "
+          f"CPUs, load average {load:.1f} before, {os.getloadavg()[0]:.1f} after.\n")
+    print("| workers | local pool (s) | Dask LocalCluster (s) | submissions / min (Dask) "
+          "| overhead |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    for workers in (1, 2):
+        pool_s, dask_s = seconds["pool", workers], seconds["dask", workers]
+        print(f"| {workers} | {pool_s:.1f} | {dask_s:.1f} | {60 * n / dask_s:.1f} | "
+              f"{100 * (dask_s / pool_s - 1):+.0f}% |")
+    return 0
+
+
+#: The hostile solutions of the soak (relu_grad's solution cell), every 25th submission.
+SOAK_HOSTILE = {
+    "exits": "import os\n\nos._exit(3)\n",
+    "loops": "while True:\n    pass\n",
+    "uses_reference": "from course_utils.reference import relu_grad  # noqa: F401\n",
+}
+
+
+def soak(n: int) -> int:
+    """``n`` mixed submissions through a 2-worker Dask cluster; every one must be graded."""
+    import threading
+
+    import psutil
+
+    from autograder import journal
+
+    source = example_assignments()
+    assignment = next(iter(source))
+    kinds = [k for k in submissions.kinds(assignment) if k != "complete"] + ["complete"]
+    me = psutil.Process()
+    samples: list[tuple[float, int, float]] = []
+    with isolation("on"), tempfile.TemporaryDirectory() as tmp:
+        os.environ["ACTIVATION_UNITS_CELL_TIMEOUT"] = "5"
+        course = make_scratch(Path(tmp) / "course", source)
+        course.generate(assignment)
+        built = {k: submissions.build(course, assignment, k) for k in kinds}
+        students = []
+        for i in range(n):
+            student = f"s{i:04d}"
+            if i % 25 == 24:
+                name = list(SOAK_HOSTILE)[(i // 25) % len(SOAK_HOSTILE)]
+                nb = copy.deepcopy(built["complete"])
+                cell = next(c for c in nb.cells
+                            if submissions.grade_id(c) == "relu_grad_solution")
+                cell.source = SOAK_HOSTILE[name]
+            else:
+                nb = built[kinds[i % len(kinds)]]
+            submissions.submit(course, student, assignment, nb)
+            students.append(student)
+        done = threading.Event()
+        file = journal.path(course, assignment)
+        t0 = time.perf_counter()
+
+        def sample() -> None:
+            while not done.wait(1.0):
+                graded = max(0, len(file.read_text().splitlines()) - 1) if file.exists() else 0
+                samples.append((time.perf_counter() - t0, graded, me.memory_info().rss / 2**20))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        outcomes = grade(course, assignment, students, workers=2, progress=True,
+                         scheduler="local")
+        seconds = time.perf_counter() - t0
+        done.set()
+        sampler.join()
+        with course.gradebook() as gb:
+            graded = {s.student.id for s in gb.assignment_submissions(assignment)
+                      if all(g.score is not None or g.needs_manual_grade
+                             for nb in s.notebooks for g in nb.grades)}
+    missing = sorted(set(students) - graded)
+    print(f"Soak: {n} mixed submissions of `{assignment}` (complete, blank, typical mistakes; "
+          f"every 25th hostile: {', '.join(SOAK_HOSTILE)}) through a 2-worker Dask "
+          f"LocalCluster, isolation on, re-check on, a 5 s cell limit; {os.cpu_count()} CPUs."
+          f"\n\n{seconds:.0f} s in all ({60 * n / seconds:.1f} submissions / min); "
+          f"{len(outcomes)} outcomes, {n - len(missing)} of {n} submissions with a grade"
+          + (f" (**missing**: {', '.join(missing[:10])})" if missing else "") + ".\n")
+    print("| submissions graded | coordinator RSS (MiB) |")
+    print("| ---: | ---: |")
+    marks = [samples[min(len(samples) - 1, round(k * (len(samples) - 1) / 5))]
+             for k in range(6)] if samples else []
+    for _, graded_so_far, rss in marks:
+        print(f"| {graded_so_far} | {rss:.0f} |")
+    peak = max((s[2] for s in samples), default=0.0)
+    print(f"\nPeak coordinator RSS {peak:.0f} MiB (the coordinator process: the gradebook, "
+          "the Dask client and the in-process scheduler of the LocalCluster).")
+    return 1 if missing else 0
 
 
 if __name__ == "__main__":

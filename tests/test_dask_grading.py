@@ -296,3 +296,24 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch, capsys
     assert f"cannot reach the Dask scheduler at {address}" in err
     assert "leave out --scheduler" in err
     assert auto_scores(course) == {}
+
+
+def test_a_scheduler_file_and_a_client_are_accepted(scheduler, tmp_path):
+    """A batch cluster's scheduler file connects like its address; a Client passed in (from
+    dask-jobqueue or dask-gateway) is used and left open for its owner."""
+    from distributed import Client
+
+    from autograder import cluster
+
+    file = tmp_path / "scheduler.json"
+    file.write_text(json.dumps({"address": scheduler}))
+    client = cluster.connect(str(file))
+    try:
+        assert client.scheduler.address == scheduler
+    finally:
+        cluster.close(client)
+    assert client.status == "closed"
+    with Client(scheduler, timeout=10) as mine:
+        assert cluster.connect(mine) is mine
+        cluster.close(mine)
+        assert mine.status == "running"
