@@ -1,13 +1,14 @@
 """Grading on a Dask cluster: workers that share nothing with the coordinator but the wire.
 
 The coordinator (``grade --scheduler ADDRESS``) sends one task per submission. A task
-carries everything grading needs, as bytes: the course's ``nbgrader_config.py`` and the
-assignment's ``source/`` folder (its *bundle*, the same for every task), the submission's
-files, and the submission's rows of the coordinator's gradebook (manual grades, extension,
-timestamp). The worker grades it in a scratch course of its own, exactly as the local pool
-does (``grading.autograde_one``: preflight, nbgrader, the sandbox, the re-check), and sends
-back the autograded folder and the submission's rows of its scratch gradebook. Only the
-coordinator writes the gradebook and ``autograded/``; it copies those rows into its own.
+carries everything grading needs, as bytes: the course's ``nbgrader_config.py``, the
+assignment's ``source/`` and ``release/`` folders and its gradebook rows (its *bundle*, the
+same for every task), the submission's files, and the submission's rows of the
+coordinator's gradebook (manual grades, extension, timestamp). The worker grades it in a
+scratch course of its own, exactly as the local pool does (``autograde.autograde_one``:
+preflight, nbgrader, the sandbox, the re-check), and sends back the autograded folder and
+the submission's rows of its scratch gradebook. Only the coordinator writes the gradebook
+and ``autograded/``; it copies those rows into its own.
 
 What Dask gives, and we do not rebuild:
 - a worker that dies mid-task: the scheduler runs the task again on another worker;
@@ -104,6 +105,49 @@ def unpack(entries: list[tuple[str, str, bytes | str]] | None, directory: Path) 
             target.write_bytes(payload)
 
 
+# --- The gradebook rows of the assignment -------------------------------------------------
+
+def read_assignment(course, assignment: str) -> dict:
+    """The gradebook's rows of ``assignment`` as plain data: its due date and, per notebook,
+    the kernelspec and the cells ``nbgrader generate_assignment`` recorded (grade, solution,
+    task and source cells, with their checksums). What autograding compares a submission
+    with, so a worker copies it rather than generating the assignment again."""
+    from nbgrader.api import MissingEntry
+
+    with course.gradebook() as gb:
+        try:
+            a = gb.find_assignment(assignment)
+        except MissingEntry:
+            raise ClusterError(f"{assignment} is not in the gradebook: run "
+                               f"`python -m autograder build {assignment}` first") from None
+        return {"duedate": a.duedate, "notebooks": {nb.name: {
+            "kernelspec": nb.kernelspec,
+            "grade_cells": {c.name: {"max_score": c.max_score, "cell_type": c.cell_type}
+                            for c in nb.grade_cells},
+            "solution_cells": sorted(c.name for c in nb.solution_cells),
+            "task_cells": {c.name: {"max_score": c.max_score, "cell_type": c.cell_type}
+                           for c in nb.task_cells},
+            "source_cells": {c.name: {"cell_type": c.cell_type, "locked": c.locked,
+                                      "source": c.source, "checksum": c.checksum}
+                             for c in nb.source_cells}} for nb in a.notebooks}}
+
+
+def write_assignment(course, assignment: str, rows: dict) -> None:
+    """Create ``assignment`` in the gradebook from ``read_assignment``'s rows."""
+    with course.gradebook() as gb:
+        gb.update_or_create_assignment(assignment, duedate=rows["duedate"])
+        for name, nb in rows["notebooks"].items():
+            gb.update_or_create_notebook(name, assignment, kernelspec=nb["kernelspec"])
+            for cell, kw in nb["grade_cells"].items():
+                gb.update_or_create_grade_cell(cell, name, assignment, **kw)
+            for cell in nb["solution_cells"]:
+                gb.update_or_create_solution_cell(cell, name, assignment)
+            for cell, kw in nb["task_cells"].items():
+                gb.update_or_create_task_cell(cell, name, assignment, **kw)
+            for cell, kw in nb["source_cells"].items():
+                gb.update_or_create_source_cell(cell, name, assignment, **kw)
+
+
 # --- The gradebook rows of one submission --------------------------------------------------
 
 def read_rows(course, assignment: str, student: str) -> dict | None:
@@ -161,23 +205,19 @@ def write_rows(course, assignment: str, student: str, rows: dict | None) -> None
 # --- The coordinator ----------------------------------------------------------------------
 
 def bundle(course, assignment: str) -> dict:
-    """What every task of ``assignment`` carries from the course (see the module's doc)."""
-    from nbgrader.api import MissingEntry
-
+    """What every task of ``assignment`` carries from the course (see the module's doc):
+    the configuration, the source and release folders, and the assignment's gradebook
+    rows, all as they are here (the coordinator generated the release before)."""
     from autograder.course import CONFIG_FILE
 
-    with course.gradebook() as gb:
-        try:
-            duedate = gb.find_assignment(assignment).duedate
-        except MissingEntry:
-            duedate = None
     env = {k: v for k, v in os.environ.items()
            if k.startswith(ENV_PREFIX) and k not in ENV_KEPT_HOME}
     files = {"config": (course.root / CONFIG_FILE).read_bytes(),
-             "source": pack(course.source / assignment)}
-    digest = hashlib.sha256(repr((sorted(env.items()), duedate, files)).encode()).hexdigest()
-    return {"assignment": assignment, "duedate": duedate, "env": env, "digest": digest,
-            **files}
+             "source": pack(course.source / assignment),
+             "release": pack(course.release / assignment),
+             "rows": read_assignment(course, assignment)}
+    digest = hashlib.sha256(repr((sorted(env.items()), files)).encode()).hexdigest()
+    return {"assignment": assignment, "env": env, "digest": digest, **files}
 
 
 #: The clients ``connect`` made (``close`` closes those only).
@@ -335,8 +375,10 @@ _SCRATCH: dict[str, object] = {}
 
 
 def _scratch_course(b: dict):
-    """This process's scratch course for bundle ``b``: the configuration, the source, the
-    release nbgrader generates from it, and a SQLite gradebook. Built once per bundle."""
+    """This process's scratch course for bundle ``b``: the configuration, the source and
+    release folders, and a SQLite gradebook holding the assignment's rows. Built once per
+    bundle (nothing is generated here: the worker grades against the coordinator's
+    release, byte for byte)."""
     from autograder.course import CONFIG_FILE, Course, sqlite_url
 
     if b["digest"] not in _SCRATCH:
@@ -348,10 +390,9 @@ def _scratch_course(b: dict):
         root = Path(tempfile.mkdtemp(prefix="au-course-", dir=base))
         (root / CONFIG_FILE).write_bytes(b["config"])
         unpack(b["source"], root / "source" / b["assignment"])
+        unpack(b["release"], root / "release" / b["assignment"])
         course = Course(root, db_url=sqlite_url(root / "gradebook.db"))
-        course.generate(b["assignment"])
-        with course.gradebook() as gb:
-            gb.update_or_create_assignment(b["assignment"], duedate=b["duedate"])
+        write_assignment(course, b["assignment"], b["rows"])
         _SCRATCH[b["digest"]] = course
     return _SCRATCH[b["digest"]]
 

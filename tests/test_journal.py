@@ -1,5 +1,6 @@
 """The journal of a grading run (autograder.journal): what a killed run graded is kept by the
-next run of the same students, unless the submission changed since."""
+next run of the same students, unless the submission changed since. Also what a cluster task
+carries (autograder.cluster): folders as data, and the assignment's gradebook rows."""
 
 from __future__ import annotations
 
@@ -77,3 +78,26 @@ def test_unpack_refuses_paths_outside_the_folder(tmp_path):
     with pytest.raises(ValueError, match="outside the folder"):
         cluster.unpack([("../escape.txt", "file", b"x")], tmp_path / "dst")
     assert not (tmp_path / "escape.txt").exists()
+
+
+def test_a_worker_gets_the_coordinators_assignment_rows(tmp_path):
+    """The bundle's gradebook rows rebuild the assignment exactly (due date, notebooks,
+    cells with their checksums), so a worker need not generate it again."""
+    import datetime
+
+    from examples import example_course
+
+    from autograder.course import CONFIG_FILE, Course, sqlite_url
+
+    here = example_course(tmp_path / "coordinator")
+    assignment = next(p.name for p in here.source.iterdir())
+    here.generate(assignment)
+    with here.gradebook() as gb:
+        gb.update_or_create_assignment(assignment, duedate=datetime.datetime(2026, 12, 1, 9))
+    rows = cluster.read_assignment(here, assignment)
+    assert rows["notebooks"] and all(nb["source_cells"] for nb in rows["notebooks"].values())
+    (tmp_path / "worker").mkdir()
+    (tmp_path / "worker" / CONFIG_FILE).write_bytes((here.root / CONFIG_FILE).read_bytes())
+    worker = Course(tmp_path / "worker", db_url=sqlite_url(tmp_path / "worker.db"))
+    cluster.write_assignment(worker, assignment, rows)
+    assert cluster.read_assignment(worker, assignment) == rows
