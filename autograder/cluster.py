@@ -208,14 +208,15 @@ def bundle(course, assignment: str) -> dict:
     """What every task of ``assignment`` carries from the course (see the module's doc):
     the configuration, the source and release folders, and the assignment's gradebook
     rows, all as they are here (the coordinator generated the release before)."""
-    from autograder.course import CONFIG_FILE
+    from autograder.course import CONFIG_FILE, gradebook_version
 
     env = {k: v for k, v in os.environ.items()
            if k.startswith(ENV_PREFIX) and k not in ENV_KEPT_HOME}
     files = {"config": (course.root / CONFIG_FILE).read_bytes(),
              "source": pack(course.source / assignment),
              "release": pack(course.release / assignment),
-             "rows": read_assignment(course, assignment)}
+             "rows": read_assignment(course, assignment),
+             "gradebook_version": gradebook_version(course)}
     digest = hashlib.sha256(repr((sorted(env.items()), files)).encode()).hexdigest()
     return {"assignment": assignment, "env": env, "digest": digest, **files}
 
@@ -379,7 +380,7 @@ def _scratch_course(b: dict):
     release folders, and a SQLite gradebook holding the assignment's rows. Built once per
     bundle (nothing is generated here: the worker grades against the coordinator's
     release, byte for byte)."""
-    from autograder.course import CONFIG_FILE, Course, sqlite_url
+    from autograder.course import CONFIG_FILE, Course, new_gradebook, sqlite_url
 
     if b["digest"] not in _SCRATCH:
         try:
@@ -391,7 +392,9 @@ def _scratch_course(b: dict):
         (root / CONFIG_FILE).write_bytes(b["config"])
         unpack(b["source"], root / "source" / b["assignment"])
         unpack(b["release"], root / "release" / b["assignment"])
-        course = Course(root, db_url=sqlite_url(root / "gradebook.db"))
+        url = sqlite_url(root / "gradebook.db")
+        new_gradebook(url, b["gradebook_version"])  # the coordinator's: no `alembic heads`
+        course = Course(root, db_url=url)
         write_assignment(course, b["assignment"], b["rows"])
         _SCRATCH[b["digest"]] = course
     return _SCRATCH[b["digest"]]

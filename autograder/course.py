@@ -9,6 +9,7 @@ gradebook, whatever ``ACTIVATION_UNITS_DB_URL`` says.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -44,6 +45,47 @@ def ensure_tools_on_path() -> None:
 
 def sqlite_url(path: str | os.PathLike) -> str:
     return "sqlite:///" + str(Path(path).resolve())
+
+
+@functools.cache
+def alembic_head() -> str:
+    """The newest migration of the installed nbgrader (``alembic heads``, a subprocess of
+    about 3 s: asked once per process)."""
+    from nbgrader.api import get_alembic_version
+
+    ensure_tools_on_path()
+    return get_alembic_version()
+
+
+def gradebook_version(course: Course) -> str:
+    """The migration ``course``'s gradebook is at (its ``alembic_version`` row)."""
+    from sqlalchemy import text
+
+    with course.gradebook() as gb:
+        return gb.db.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+
+
+def new_gradebook(db_url: str, version: str | None = None) -> None:
+    """Create an empty nbgrader gradebook at ``db_url``, stamped with migration ``version``
+    (default: ``alembic_head()``), as ``nbgrader.api.Gradebook`` would; nothing if it has
+    tables already.
+
+    nbgrader asks ``alembic heads`` in a subprocess for every new gradebook; scratch
+    courses and cluster workers make many, so they stamp a version they already know."""
+    from nbgrader.api import Base
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(db_url, future=True)
+    try:
+        if inspect(engine).get_table_names():
+            return
+        Base.metadata.create_all(bind=engine)
+        with engine.begin() as db:
+            db.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            db.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"),
+                       {"v": version or alembic_head()})
+    finally:
+        engine.dispose()
 
 
 
@@ -180,7 +222,9 @@ def make_scratch(root: str | os.PathLike, assignments: dict[str, Path] | None = 
             shutil.rmtree(target)
         shutil.copytree(directory, target,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    return Course(root, db_url=sqlite_url(root / "gradebook.db"))
+    url = sqlite_url(root / "gradebook.db")
+    new_gradebook(url)
+    return Course(root, db_url=url)
 
 
 def read_notebook(path: str | os.PathLike) -> nbformat.NotebookNode:
