@@ -13,7 +13,9 @@ Design (docs/GRADING.md has the full story). Grading uses a kernelspec of its ow
    directory; ``setpriv`` then drops to uid/gid 65534 (``nobody``) with no capabilities, and
    rlimits cap address space, CPU seconds, processes and file size. The environment is
    cleared (so ``NBGRADER_EXECUTION`` is not visible to graded code).
-3. The launcher forwards the five TCP ports the kernel manager expects to the kernel's unix
+3. The launcher dies with its parent (``PR_SET_PDEATHSIG``), and bwrap with the launcher
+   (``--die-with-parent``), so a grading process that is killed leaves no kernel behind.
+4. The launcher forwards the five TCP ports the kernel manager expects to the kernel's unix
    sockets (ZMTP is the same byte stream over both), and exits with the kernel's status
    (128 + signal for a kernel killed by a signal), so the grader can say why a kernel died.
 
@@ -32,6 +34,7 @@ ACTIVATION_UNITS_SANDBOX_MEMORY_MB / _CPU_S / _NPROC / _FSIZE_MB
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -283,7 +286,7 @@ async def _launch(connection_file: str, extra: list[str]) -> int:
         # The kernel's own stdout/stderr (not the cells', those go over zmq) stay out of the
         # grader's terminal; the end of stderr is shown when the sandbox fails.
         proc = await asyncio.create_subprocess_exec(
-            *argv, preexec_fn=set_limits, stdin=subprocess.DEVNULL,
+            *argv, preexec_fn=_bwrap_child, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -302,8 +305,38 @@ async def _launch(connection_file: str, extra: list[str]) -> int:
         shutil.rmtree(private, ignore_errors=True)
 
 
+def _kill_me_with_my_parent() -> None:
+    """``PR_SET_PDEATHSIG``: Linux SIGKILLs this process when its parent dies."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: bwrap is not there either
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+
+
+def die_with_parent() -> bool:
+    """Have this process die with its parent; False when the parent is already gone.
+
+    The launcher's parent is the grading process. When that is killed (a Dask worker
+    SIGKILLed mid-task, the OOM killer), the launcher dies, the outer bwrap with it (set
+    in ``_bwrap_child``), and bwrap's ``--die-with-parent`` ends the sandbox: no orphaned
+    kernel keeps a worker's CPU."""
+    parent = os.getppid()
+    _kill_me_with_my_parent()
+    return os.getppid() == parent
+
+
+def _bwrap_child() -> None:
+    """Run in the forked child before bwrap starts: the rlimits, and death with the
+    launcher (bwrap's own ``--die-with-parent`` covers only the processes inside)."""
+    set_limits()
+    _kill_me_with_my_parent()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not die_with_parent():
+        print("activation-units-sandbox: the grading process is gone", file=sys.stderr)
+        return 3
     if len(argv) < 2 or argv[0] != "-f":
         print("usage: sandbox.py -f CONNECTION_FILE [kernel arguments]", file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ half-way; four run again with isolation off. docs/GRADING.md explains each one.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from corpus import (
@@ -186,3 +187,48 @@ def test_outcomes_hold_without_isolation(tmp_path, env, monkeypatch):
             assert grades == case["grades"], case["name"]
             notes = " ".join(n["message"] for n in outcomes.read_notes(course, A, case["name"]))
             assert case["reason"].lower() in notes.lower(), notes
+
+
+def test_a_killed_grader_leaves_no_kernel(tmp_path):
+    """A grading process SIGKILLed mid-kernel (a Dask worker, the OOM killer) takes its
+    sandboxed kernel with it: the launcher dies with its parent, bwrap with the launcher."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from jupyter_client.connect import write_connection_file
+
+    conn, _ = write_connection_file(str(tmp_path / "kernel.json"), ip="127.0.0.1")
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys, time\n"
+         f"p = subprocess.Popen([sys.executable, {str(sandbox.__file__)!r}, '-f', {conn!r}])\n"
+         "print(p.pid, flush=True)\ntime.sleep(120)\n"],
+        cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+
+    def children(pid: int) -> list[int]:
+        try:
+            return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except FileNotFoundError:
+            return []
+
+    def alive(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    launcher = int(parent.stdout.readline())
+    deadline = time.monotonic() + 30
+    while not children(launcher) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    kernel_side = children(launcher)
+    assert kernel_side, "the launcher started no bwrap within 30 s"
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while any(map(alive, [launcher, *kernel_side])) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in [launcher, *kernel_side] if alive(pid)]
+    assert not left, (f"the grading process was killed, but the launcher {launcher} or its "
+                      f"bwrap {kernel_side} still runs: {left}")
