@@ -61,6 +61,8 @@ def course(tmp_path, database, monkeypatch):
     environment, as the real course does; built, with the example submissions."""
     root = tmp_path / "course"
     example_course(root)
+    # make_scratch made the scratch's own SQLite gradebook; grading must not touch one.
+    (root / "gradebook.db").unlink()
     monkeypatch.setenv("ACTIVATION_UNITS_DB_URL", database)
     course = Course(root)
     assert course.db_url == database
