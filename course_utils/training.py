@@ -27,9 +27,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Run", "make_mlp", "learned_parameters", "train", "run_grid", "summarize"]
+__all__ = ["INITS", "Run", "make_mlp", "learned_parameters", "train", "run_grid", "summarize",
+           "input_spread", "spread_at_init"]
 
 ActivationFactory = Callable[[], nn.Module]
+
+#: How ``make_mlp`` draws each Linear weight W (n_out, n_in); "default" keeps PyTorch's.
+#: PyTorch's default is U(-1/sqrt(n_in), 1/sqrt(n_in)), Var(W) = 1/(3 n_in): a third of the
+#: 1/n_in that keeps a linear layer's second moment, a sixth of He's 2/n_in for ReLU
+#: (04_numerical_stability derives both). Biases start at 0 except under "default".
+INITS: dict[str, Callable[[torch.Tensor], object] | None] = {
+    "default": None,
+    "He": lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),   # Var = 2 / n_in
+    "Xavier": nn.init.xavier_normal_,                                   # Var = 2 / (n_in + n_out)
+}
 
 
 @dataclass
@@ -45,6 +56,8 @@ class Run:
     test_accuracy : ndarray, shape (epochs,), accuracy on the test set after each epoch
     learned : list of float, one per hidden layer holding parameters (the learned Swish beta
         or PReLU slope); empty for parameter-free activations
+    setup : str, the name of the network's setup in the grid (its initialisation and
+        normalisation, see ``run_grid``)
     """
 
     activation: str
@@ -53,6 +66,7 @@ class Run:
     train_loss: np.ndarray
     test_accuracy: np.ndarray
     learned: list[float] = field(default_factory=list)
+    setup: str = "default"
 
     @property
     def final_accuracy(self) -> float:
@@ -60,7 +74,8 @@ class Run:
 
 
 def make_mlp(n_in: int, n_out: int, *, width: int, depth: int,
-             activation: ActivationFactory) -> nn.Sequential:
+             activation: ActivationFactory, init: str = "default",
+             norm: bool = False) -> nn.Sequential:
     r"""An MLP ``Linear -> act -> ... -> Linear`` with ``depth`` hidden layers of ``width``.
 
     Parameters
@@ -69,31 +84,47 @@ def make_mlp(n_in: int, n_out: int, *, width: int, depth: int,
     width : int, hidden width m (the same for every hidden layer)
     depth : int >= 1, number of hidden layers, each followed by a fresh ``activation()``
     activation : zero-argument callable returning an ``nn.Module``
+    init : a key of ``INITS``, default "default" (PyTorch's own initialisation)
+    norm : bool, default False; True puts an ``nn.LayerNorm(width)`` between each hidden
+        Linear and its activation, so that every unit sees pre-activations of mean 0 and
+        variance 1 over the layer, whatever the weights ("change z" of the note)
 
     Returns
     -------
-    nn.Sequential mapping (N, d) to logits (N, D). PyTorch's default Linear initialisation.
+    nn.Sequential mapping (N, d) to logits (N, D).
     """
     if depth < 1:
         raise ValueError(f"make_mlp: depth must be at least 1, got {depth}.")
+    if init not in INITS:
+        raise ValueError(f"make_mlp: init must be one of {sorted(INITS)}, got {init!r}.")
     layers: list[nn.Module] = []
     size = n_in
     for _ in range(depth):
-        layers += [nn.Linear(size, width), activation()]
+        layers.append(nn.Linear(size, width))
+        if norm:
+            layers.append(nn.LayerNorm(width))
+        layers.append(activation())
         size = width
     layers.append(nn.Linear(size, n_out))
+    draw = INITS[init]
+    if draw is not None:
+        for layer in layers:
+            if isinstance(layer, nn.Linear):
+                draw(layer.weight)
+                nn.init.zeros_(layer.bias)
     return nn.Sequential(*layers)
 
 
 def learned_parameters(model: nn.Module) -> list[float]:
     r"""The learned parameter of each activation layer, in order (its mean if it has several).
 
-    Activation layers are the modules of ``model`` that are not ``nn.Linear`` / containers
-    and own parameters directly (a PReLU slope, a learnable Swish beta).
+    Activation layers are the modules of ``model`` that are not ``nn.Linear``,
+    ``nn.LayerNorm`` or containers and own parameters directly (a PReLU slope, a
+    learnable Swish beta).
     """
     values = []
     for module in model.modules():
-        if isinstance(module, (nn.Linear, nn.Sequential)):
+        if isinstance(module, (nn.Linear, nn.LayerNorm, nn.Sequential)):
             continue
         own = [p.detach().reshape(-1) for p in module.parameters(recurse=False)]
         if own:
@@ -151,12 +182,14 @@ def train(model: nn.Module, data, *, epochs: int = 30, lr: float = 1e-2,
 def run_grid(activations: Mapping[str, ActivationFactory], data, *,
              seeds: Iterable[int] = (0, 1, 2), depths: Sequence[int] = (2,), width: int = 64,
              epochs: int = 30, lr: float = 1e-2, batch_size: int | None = None,
+             setups: Mapping[str, Mapping] | None = None,
              progress: bool = True, desc: str = "training") -> list[Run]:
-    r"""Train one MLP per (activation, depth, seed) and collect the curves.
+    r"""Train one MLP per (setup, activation, depth, seed) and collect the curves.
 
     The model of a run is built right after ``torch.manual_seed(seed)``, so runs with the
-    same seed and depth start from the same weights whatever the activation (parameter-free
-    activations draw no random numbers; a PReLU or Swish parameter is set, not drawn).
+    same seed, depth and setup start from the same weights whatever the activation
+    (parameter-free activations draw no random numbers; a PReLU or Swish parameter is set,
+    not drawn).
 
     Parameters
     ----------
@@ -166,15 +199,19 @@ def run_grid(activations: Mapping[str, ActivationFactory], data, *,
     depths : sequence of int, default (2,), numbers of hidden layers
     width : int, default 64, hidden width
     epochs, lr, batch_size : passed to ``train``
+    setups : name -> keyword arguments of ``make_mlp`` (``init``, ``norm``), default
+        ``{"default": {}}``: PyTorch's initialisation, no normalisation
     progress : bool, default True, show one tqdm progress bar over all runs
     desc : str, the progress bar's label
 
     Returns
     -------
-    list of Run, in the order activation, depth, seed.
+    list of Run, in the order setup, activation, depth, seed.
     """
     seeds = list(seeds)
-    jobs = [(name, depth, seed) for name in activations for depth in depths for seed in seeds]
+    setups = {"default": {}} if setups is None else dict(setups)
+    jobs = [(setup, name, depth, seed) for setup in setups for name in activations
+            for depth in depths for seed in seeds]
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -182,15 +219,16 @@ def run_grid(activations: Mapping[str, ActivationFactory], data, *,
         bar = tqdm(total=len(jobs), desc=desc, unit="run")
     runs = []
     try:
-        for name, depth, seed in jobs:
+        for setup, name, depth, seed in jobs:
             if bar is not None:
-                bar.set_postfix_str(f"{name}, depth {depth}, seed {seed}")
+                bar.set_postfix_str(f"{setup}, {name}, depth {depth}, seed {seed}")
             torch.manual_seed(seed)
             model = make_mlp(data.n_features, data.n_classes, width=width, depth=depth,
-                             activation=activations[name])
+                             activation=activations[name], **setups[setup])
             loss, accuracy = train(model, data, epochs=epochs, lr=lr, batch_size=batch_size,
                                    seed=seed)
-            runs.append(Run(name, depth, seed, loss, accuracy, learned_parameters(model)))
+            runs.append(Run(name, depth, seed, loss, accuracy, learned_parameters(model),
+                            setup))
             if bar is not None:
                 bar.update()
     finally:
@@ -202,13 +240,63 @@ def run_grid(activations: Mapping[str, ActivationFactory], data, *,
 def summarize(runs: Iterable[Run], *, by: str = "activation") -> dict:
     r"""Final test accuracy over seeds: ``{key: (mean, min, max)}``.
 
-    ``by`` is "activation" (key: name) or "depth" (key: (name, depth)).
+    ``by`` is "activation" (key: name), "depth" (key: (name, depth)) or "setup"
+    (key: (setup, name, depth)).
     """
-    if by not in ("activation", "depth"):
-        raise ValueError(f"summarize: by must be 'activation' or 'depth', got {by!r}.")
+    keys = {"activation": lambda r: r.activation, "depth": lambda r: (r.activation, r.depth),
+            "setup": lambda r: (r.setup, r.activation, r.depth)}
+    if by not in keys:
+        raise ValueError(f"summarize: by must be one of {list(keys)}, got {by!r}.")
     groups: dict = {}
     for run in runs:
-        key = run.activation if by == "activation" else (run.activation, run.depth)
-        groups.setdefault(key, []).append(run.final_accuracy)
+        groups.setdefault(keys[by](run), []).append(run.final_accuracy)
     return {key: (float(np.mean(v)), float(np.min(v)), float(np.max(v)))
             for key, v in groups.items()}
+
+
+def input_spread(model: nn.Sequential, x: torch.Tensor) -> float:
+    r"""How much the last hidden layer of ``model`` still tells the inputs ``x`` apart.
+
+    With :math:`H` (N, m) the last hidden layer's output on the N examples of ``x``,
+
+    .. math::
+
+        \text{spread} = \sqrt{\tfrac{1}{m}\textstyle\sum_j \operatorname{Var}_n H_{nj}}
+        \Big/ \sqrt{\tfrac{1}{Nm}\textstyle\sum_{n,j} H_{nj}^2} \in [0, 1]:
+
+    1 when the examples' representations vary as much as they are large, 0 when every input
+    maps to the same vector. Then the logits cannot depend on the input, its gradient
+    cannot either, and the network learns no more than the class frequencies.
+    """
+    with torch.no_grad():
+        h = model[:-1](x)
+    return float(h.var(dim=0, unbiased=False).mean().sqrt() / h.pow(2).mean().sqrt())
+
+
+def spread_at_init(activations: Mapping[str, ActivationFactory], data, *,
+                   seeds: Iterable[int] = (0, 1, 2), depths: Sequence[int] = (2,),
+                   width: int = 64, setups: Mapping[str, Mapping] | None = None) -> dict:
+    r"""``input_spread`` of each network of ``run_grid`` before training, on the training set.
+
+    The networks are built exactly as ``run_grid`` builds them (same seeds, same order of
+    draws), so these are the starting points of its runs.
+
+    Returns
+    -------
+    {(setup, activation, depth): ndarray (seeds,)}
+    """
+    seeds = list(seeds)
+    setups = {"default": {}} if setups is None else dict(setups)
+    x = torch.as_tensor(data.x_train)
+    out = {}
+    for setup, kwargs in setups.items():
+        for name, factory in activations.items():
+            for depth in depths:
+                values = []
+                for seed in seeds:
+                    torch.manual_seed(seed)
+                    model = make_mlp(data.n_features, data.n_classes, width=width,
+                                     depth=depth, activation=factory, **kwargs)
+                    values.append(input_spread(model, x))
+                out[(setup, name, depth)] = np.array(values)
+    return out

@@ -93,6 +93,27 @@ def test_make_mlp_structure():
     assert learned_parameters(make_mlp(4, 2, width=3, depth=2, activation=nn.ReLU)) == []
     with pytest.raises(ValueError, match="depth"):
         make_mlp(4, 2, width=3, depth=0, activation=nn.ReLU)
+    with pytest.raises(ValueError, match="init"):
+        make_mlp(4, 2, width=3, depth=1, activation=nn.ReLU, init="Glorot")
+
+
+def test_make_mlp_initialisations_and_layer_norm():
+    """He draws Var(W) = 2/n_in and Xavier 2/(n_in + n_out), biases 0; the default keeps
+    PyTorch's U(-1/sqrt(n_in), 1/sqrt(n_in)), Var = 1/(3 n_in); norm puts a LayerNorm
+    between each hidden Linear and its activation."""
+    n_in, width = 400, 300
+    expected = {"default": 1 / (3 * n_in), "He": 2 / n_in, "Xavier": 2 / (n_in + width)}
+    for init, var in expected.items():
+        torch.manual_seed(0)
+        first = make_mlp(n_in, 10, width=width, depth=1, activation=nn.ReLU, init=init)[0]
+        assert float(first.weight.detach().var()) == pytest.approx(var, rel=0.02), init
+        assert (float(first.bias.detach().abs().max()) == 0) == (init != "default"), init
+    model = make_mlp(8, 3, width=5, depth=2, activation=_Slope, norm=True)
+    kinds = [type(m).__name__ for m in model]
+    assert kinds == ["Linear", "LayerNorm", "_Slope", "Linear", "LayerNorm", "_Slope", "Linear"]
+    assert learned_parameters(model) == [0.25, 0.25]     # LayerNorm's gain is not a slope
+    out = model[1](model[0](torch.randn(50, 8)))
+    assert torch.allclose(out.mean(dim=1), torch.zeros(50), atol=1e-5)
 
 
 def test_train_returns_curves_and_learns(digits):
@@ -141,6 +162,18 @@ def test_summarize():
     assert by_depth[("A", 2)] == pytest.approx((0.6, 0.5, 0.7))
     with pytest.raises(ValueError, match="by"):
         summarize(runs, by="seed")
+    runs.append(Run("A", 2, 0, np.zeros(2), np.array([0.0, 0.9]), setup="He"))
+    by_setup = summarize(runs, by="setup")
+    assert by_setup[("default", "A", 2)] == pytest.approx((0.6, 0.5, 0.7))
+    assert by_setup[("He", "A", 2)] == pytest.approx((0.9, 0.9, 0.9))
+
+
+def test_run_grid_setups(digits):
+    setups = {"default": {}, "He, LayerNorm": {"init": "He", "norm": True}}
+    runs = run_grid({"ReLU": nn.ReLU}, digits.subset(100), seeds=(0,), depths=(2,), width=8,
+                    epochs=2, setups=setups, progress=False)
+    assert [r.setup for r in runs] == ["default", "He, LayerNorm"]
+    assert not np.array_equal(runs[0].train_loss, runs[1].train_loss)
 
 
 # --- memory --------------------------------------------------------------------------------
@@ -198,6 +231,17 @@ def test_figures_have_titles_labels_and_legends(draw):
     ax = fig.axes[0]
     assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
     assert ax.get_legend() is not None and ax.get_legend().get_texts()
+    plt.close(fig)
+
+
+def test_depth_by_setup_has_a_panel_per_setup():
+    runs = _runs() + [Run(r.activation, r.depth, r.seed, r.train_loss, r.test_accuracy,
+                          r.learned, "He") for r in _runs()]
+    fig = plots.plot_depth_by_setup(runs)
+    assert [ax.get_title() for ax in fig.axes] == ["default: accuracy against depth",
+                                                   "He: accuracy against depth"]
+    assert fig.axes[0].get_legend() is not None and fig.axes[1].get_legend() is None
+    assert all(ax.get_xlabel() for ax in fig.axes) and fig.axes[0].get_ylabel()
     plt.close(fig)
 
 

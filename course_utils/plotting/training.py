@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 __all__ = ["plot_learning_curves", "plot_final_accuracy", "plot_learned_parameters",
-           "plot_accuracy_vs_depth", "plot_saved_bytes"]
+           "plot_accuracy_vs_depth", "plot_depth_by_setup", "plot_saved_bytes"]
 
 
 def _axes(ax, ncols=1, width=6.0):
@@ -150,6 +150,38 @@ def plot_accuracy_vs_depth(runs: Iterable, ax=None):
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def plot_depth_by_setup(runs: Iterable, setups: Sequence[str] | None = None):
+    r"""Accuracy against depth, one panel per setup (initialisation, normalisation).
+
+    Each panel is :func:`plot_accuracy_vs_depth` of the runs of one setup, on shared axes,
+    so that the learner compares the same unit at the same depth across panels.
+
+    Parameters
+    ----------
+    runs : iterable of Run
+    setups : the setups to draw, in order; default: every setup of ``runs``, as they come
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    runs = list(runs)
+    if setups is None:
+        setups = list(dict.fromkeys(r.setup for r in runs))
+    fig, axes = plt.subplots(1, len(setups), figsize=(4.5 * len(setups), 4.0), sharex=True,
+                             sharey=True, squeeze=False)
+    for setup, ax in zip(setups, axes[0], strict=True):
+        plot_accuracy_vs_depth([r for r in runs if r.setup == setup], ax=ax)
+        ax.set_title(f"{setup}: accuracy against depth", fontsize="medium")
+        if ax is not axes[0][0]:
+            ax.set_ylabel("")
+            ax.get_legend().remove()
+    axes[0][0].set_xticks(sorted({r.depth for r in runs if r.setup in setups}))
+    fig.suptitle("Final test accuracy (mean, band = min..max over seeds)")
     fig.tight_layout()
     return fig
 

@@ -7,7 +7,7 @@ import numpy as np
 from claims import Claim, holds, within
 
 NOTEBOOK = "03_swish_mish"
-RESULTS = ["saved", "x", "runs", "depth_runs", "data"]
+RESULTS = ["saved", "x", "runs", "depth_runs", "deep_runs", "spread", "data"]
 
 
 def final(runs, name, depth=None):
@@ -45,6 +45,28 @@ def falls_with_depth(nb):
 
 def d(nb, name, depth):
     return final(nb["depth_runs"], name, depth)
+
+
+def deep(nb, setup, name, depth):
+    """Final accuracies over seeds of experiment 3 (``setup`` "He" or "LayerNorm")."""
+    return np.array([r.final_accuracy for r in nb["deep_runs"]
+                     if (r.setup, r.activation, r.depth) == (setup, name, depth)])
+
+
+UNITS = ("ReLU", "Swish", "Mish")
+
+
+def spreads(nb, setup, names=UNITS):
+    return np.concatenate([nb["spread"][(setup, n, 20)] for n in names])
+
+
+def he_order_at_20(nb):
+    means = {n: deep(nb, "He", n, 20).mean() for n in UNITS}
+    holds(means["Mish"] > means["Swish"] > means["ReLU"], f"means {means}")
+    for name, about in (("Mish", 0.79), ("Swish", 0.66), ("ReLU", 0.40)):
+        within(means[name], about - 0.05, about + 0.05, f"{name} mean")
+    holds(deep(nb, "He", "ReLU", 20).max() < min(deep(nb, "He", n, 20).min()
+                                                 for n in ("Swish", "Mish")), "ReLU's range")
 
 
 def split_sizes(nb):
@@ -97,6 +119,49 @@ CLAIMS = [
     Claim("341cf3da", "at 20 layers every unit, Mish included, is at or near chance (10%; no seed "
                       "above 0.2)",
           lambda nb: [within(d(nb, n, 20), 0.05, 0.2) for n in ("ReLU", "Swish", "Mish")]),
+    Claim("e3d4f3b2", "With He's weights every unit trains at 10 layers (every seed above 0.75, "
+                      "against means of 0.24 to 0.52 with PyTorch's default start)",
+          lambda nb: ([within(deep(nb, "He", n, 10), 0.75, 1, n) for n in UNITS],
+                      within([d(nb, n, 10).mean() for n in UNITS], 0.235, 0.525))),
+    Claim("e3d4f3b2", "at 20 layers the means still order Mish (about 0.79), Swish (about 0.66) "
+                      "and ReLU (about 0.40), with ReLU's range below both others'",
+          he_order_at_20),
+    Claim("e3d4f3b2", "At 25 layers Mish's and Swish's ranges overlap, and both means are more "
+                      "than 0.15 above ReLU's",
+          lambda nb: (holds(deep(nb, "He", "Mish", 25).min() < deep(nb, "He", "Swish", 25).max()
+                            and deep(nb, "He", "Swish", 25).min()
+                            < deep(nb, "He", "Mish", 25).max(), "no overlap"),
+                      [within(deep(nb, "He", n, 25).mean() - deep(nb, "He", "ReLU", 25).mean(),
+                              0.15, 1, n) for n in ("Swish", "Mish")])),
+    Claim("e3d4f3b2", "differ from one digit to the next by less than $10^{-6}$ of their size, "
+                      "for every unit and seed",
+          lambda nb: within(spreads(nb, "default"), 0, 1e-6)),
+    Claim("e3d4f3b2", "Under He the spread is 0.55 to 1",
+          lambda nb: within(spreads(nb, "He"), 0.545, 1)),
+    Claim("e3d4f3b2", "LayerNorm rescues 10 layers (0.74 to 0.92, every unit)",
+          lambda nb: within([deep(nb, "LayerNorm", n, 10) for n in UNITS], 0.735, 0.925)),
+    Claim("e3d4f3b2", "at 20 and 25 layers every unit is at or near chance (no seed above 0.25)",
+          lambda nb: [within(deep(nb, "LayerNorm", n, k), 0.05, 0.25, f"{n}, {k}")
+                      for n in UNITS for k in (20, 25)]),
+    Claim("e3d4f3b2", "more spread than the default start (0.06 to 0.37), but less than He",
+          lambda nb: (within(spreads(nb, "LayerNorm"), 0.055, 0.375),
+                      holds(spreads(nb, "LayerNorm").max() < spreads(nb, "He").min(), "He"))),
+    Claim("e3d4f3b2", "Under He, Swish keeps the most spread (0.99 to 1, Mish 0.82 to 0.97) and "
+                      "Mish still trains best at 20 layers",
+          lambda nb: (within(spreads(nb, "He", ["Swish"]), 0.985, 1),
+                      within(spreads(nb, "He", ["Mish"]), 0.815, 0.975),
+                      holds(spreads(nb, "He", ["Swish"]).min()
+                            > spreads(nb, "He", ["Mish", "ReLU"]).max(), "Swish the most"),
+                      he_order_at_20(nb))),
+    Claim("e3d4f3b2", "the paper's order shows at 20 and 25 layers: Mish first, then Swish, then "
+                      "ReLU",
+          lambda nb: [holds(deep(nb, "He", "Mish", k).mean() > deep(nb, "He", "Swish", k).mean()
+                            > deep(nb, "He", "ReLU", k).mean(), f"{k} layers") for k in (20, 25)]),
+    Claim("e3d4f3b2", "keeps more of the signal at the start, and it still trails at 20 layers",
+          lambda nb: (holds(spreads(nb, "He", ["Swish"]).mean()
+                            > spreads(nb, "He", ["Mish"]).mean(), "spread"),
+                      holds(deep(nb, "He", "Swish", 20).mean() < deep(nb, "He", "Mish", 20).mean(),
+                            "accuracy"))),
     Claim("mish_vs_swish_answer", "In experiment 1 Mish and Swish end within about one "
                                   "percentage point of each other",
           lambda nb: within(abs(final(nb["runs"], "Mish").mean()
@@ -127,4 +192,12 @@ CLAIMS = [
           lambda nb: [holds(d(nb, "Mish", k).mean() >= max(d(nb, "Swish", k).mean(),
                                                            d(nb, "ReLU", k).mean()), f"{k}")
                       for k in (10, 15)]),
+    Claim("eb9aa4ab", "with He's weights every unit trains at 10 layers",
+          lambda nb: [within(deep(nb, "He", n, 10), 0.75, 1, n) for n in UNITS]),
+    Claim("eb9aa4ab", "the paper's order (Mish, Swish, ReLU) shows at 20 and 25",
+          lambda nb: [holds(deep(nb, "He", "Mish", k).mean() > deep(nb, "He", "Swish", k).mean()
+                            > deep(nb, "He", "ReLU", k).mean(), f"{k} layers") for k in (20, 25)]),
+    Claim("eb9aa4ab", "LayerNorm alone rescues 10 layers, not 20",
+          lambda nb: ([within(deep(nb, "LayerNorm", n, 10), 0.735, 1, n) for n in UNITS],
+                      [within(deep(nb, "LayerNorm", n, 20), 0, 0.25, n) for n in UNITS])),
 ]
