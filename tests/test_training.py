@@ -19,9 +19,11 @@ from course_utils.memory import saved_for_backward, tensor_attributes  # noqa: E
 from course_utils.plotting import training as plots  # noqa: E402
 from course_utils.training import (  # noqa: E402
     Run,
+    input_spread,
     learned_parameters,
     make_mlp,
     run_grid,
+    spread_at_init,
     summarize,
     train,
 )
@@ -152,6 +154,24 @@ def test_same_seed_same_initial_weights_for_every_activation(digits):
     for la, lb in zip([m for m in a if isinstance(m, nn.Linear)],
                       [m for m in b if isinstance(m, nn.Linear)], strict=True):
         assert torch.equal(la.weight, lb.weight)
+
+
+def test_input_spread_is_zero_for_a_blind_network_and_one_for_centred_outputs(digits):
+    model = make_mlp(64, 10, width=8, depth=1, activation=nn.Identity)
+    with torch.no_grad():
+        model[0].weight.zero_()
+        model[0].bias.fill_(3.0)
+    x = torch.as_tensor(digits.x_train[:100])
+    assert input_spread(model, x) == 0.0                  # every input maps to (3, ..., 3)
+    with torch.no_grad():
+        model[0].weight.normal_()
+        model[0].bias.zero_()
+    assert input_spread(model, x) == pytest.approx(1.0, abs=0.05)   # x is standardised
+    spread = spread_at_init({"ReLU": nn.ReLU}, digits.subset(100), seeds=(0, 1), depths=(1, 20),
+                            width=16, setups={"default": {}, "He": {"init": "He"}})
+    assert set(spread) == {(s, "ReLU", d) for s in ("default", "He") for d in (1, 20)}
+    assert all(v.shape == (2,) and ((0 <= v) & (v <= 1)).all() for v in spread.values())
+    assert spread[("default", "ReLU", 20)].max() < 1e-3 < spread[("He", "ReLU", 20)].min()
 
 
 def test_summarize():
