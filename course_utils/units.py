@@ -11,6 +11,9 @@ note.
     tanh_grad(z)    = 1 - tanh(z)^2
     relu(z)         = max(z, 0)
     relu_grad(z)    = 1 if z >= 0 else 0
+    swish(z)        = z sigmoid(z),           swish_grad(z) = s + z s (1 - s)
+    mish(z)         = z tanh(softplus(z)),    mish_grad(z)  = t + z (1 - t^2) sigmoid(z),
+                      t = tanh(softplus(z)), softplus(z) = log(1 + exp(z)) via logaddexp
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["ACTIVATIONS", "relu", "relu_grad", "sigmoid", "sigmoid_grad", "tanh_grad"]
+__all__ = ["ACTIVATIONS", "mish", "mish_grad", "relu", "relu_grad", "sigmoid", "sigmoid_grad",
+           "swish", "swish_grad", "tanh_grad"]
 
 
 def sigmoid(z):
@@ -44,9 +48,33 @@ def relu_grad(z):
     return (z >= 0).astype(np.result_type(z))
 
 
+def swish(z):
+    return z * sigmoid(z)
+
+
+def swish_grad(z):
+    s = sigmoid(z)
+    return s + z * s * (1 - s)
+
+
+def _tanh_softplus(z):
+    return np.tanh(np.logaddexp(np.zeros((), np.result_type(z)), z))
+
+
+def mish(z):
+    return z * _tanh_softplus(z)
+
+
+def mish_grad(z):
+    t = _tanh_softplus(z)
+    return t + z * (1 - t * t) * sigmoid(z)
+
+
 #: name -> (sigma, sigma_grad), NumPy, any float dtype.
 ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
     "sigmoid": (sigmoid, sigmoid_grad),
     "tanh": (np.tanh, tanh_grad),
     "relu": (relu, relu_grad),
+    "swish": (swish, swish_grad),
+    "mish": (mish, mish_grad),
 }

@@ -4,4 +4,5 @@ activations    02: units and derivatives, products of derivatives, Swish's beta,
 approximation  01: sup error against width.
 gradients      04: per-layer gradient norms, remedies, float limits.
 training       03: learning curves, accuracy against depth, learned parameters.
+watch          04: gradient norms and activations of every layer during training.
 """

@@ -5,11 +5,34 @@ from __future__ import annotations
 import numpy as np
 
 from claims import Claim, holds, within
+from course_utils import gradient_watch as watch
 from course_utils import stability_lab as lab
 
 NOTEBOOK = "04_numerical_stability"
 RESULTS = ["SEEDS", "grids", "sv_runs", "remedy_runs", "raw", "clipped", "half", "sweeps",
-           "trapped", "scales", "factors", "z32", "naive"]
+           "trapped", "scales", "factors", "z32", "naive", "watches"]
+
+
+RELU_FAMILY = ("relu", "swish", "mish")
+
+
+def watched(nb, act, init):
+    return [w for w in nb["watches"] if (w.activation, w.init) == (act, init)]
+
+
+def watch_acc(nb, acts, inits):
+    return [w.final_accuracy for a in acts for i in inits for w in watched(nb, a, i)]
+
+
+def in_band_all_along(nb, acts, inits):
+    for a in acts:
+        for i in inits:
+            for w in watched(nb, a, i):
+                holds(watch.epochs_in_band(w) == len(w.grad_norms), f"{a}, {i}, seed {w.seed}")
+
+
+def saturated(nb, act, init):
+    return [watch.saturation(w, e) for w in watched(nb, act, init) for e in (0, 60)]
 
 
 def limits(dtype):
@@ -177,4 +200,62 @@ CLAIMS = [
     Claim("11ca8514", "Sigmoid vanishes under Xavier and He",
           lambda nb: (within(growth(nb, "sigmoid", "Xavier"), 0, 0.5),
                       within(growth(nb, "sigmoid", "He"), 0, 0.5))),
+    Claim("watch04md", "8 hidden layers of width 32",
+          lambda nb: holds({w.grad_norms.shape[1] for w in nb["watches"]} == {8}, "depth")),
+    Claim("watch04md", "on the first three seeds (45 runs)",
+          lambda nb: holds(len(nb["watches"]) == 45
+                           and {w.seed for w in nb["watches"]} == set(nb["SEEDS"][:3]), "runs")),
+    Claim("watch04read", "Under N(0,1), ReLU, Swish and Mish start with every layer's gradient "
+                         "above $10^{3}$",
+          lambda nb: [holds(w.grad_norms[0].min() > 1e3, f"{a}: {w.grad_norms[0].min():.3g}")
+                      for a in RELU_FAMILY for w in watched(nb, a, "N(0,1)")]),
+    Claim("watch04read", "by epoch 3 every run is trapped",
+          lambda nb: [holds(watch.trapped_at(w) is not None and watch.trapped_at(w) <= 3,
+                            f"{a}, seed {w.seed}: {watch.trapped_at(w)}")
+                      for a in RELU_FAMILY for w in watched(nb, a, "N(0,1)")]),
+    Claim("watch04read", "the accuracy stays at chance",
+          lambda nb: within(watch_acc(nb, RELU_FAMILY, ["N(0,1)"]), 0.05, 0.12)),
+    Claim("watch04read", "Sigmoid under Xavier and He starts outside the band, its first layers "
+                         "getting gradients below $10^{-3}$, and learns nothing (chance, for "
+                         "every seed)",
+          lambda nb: ([holds(watch.epochs_in_band(w) == 0 and w.grad_norms[0][0] < 1e-3,
+                             f"{i}, seed {w.seed}")
+                       for i in ("Xavier", "He") for w in watched(nb, "sigmoid", i)],
+                      within(watch_acc(nb, ["sigmoid"], ["Xavier", "He"]), 0.05, 0.12))),
+    Claim("watch04read", "Yet none of its activations is saturated, before or after",
+          lambda nb: [within(saturated(nb, "sigmoid", i), 0, 0.001) for i in ("Xavier", "He")]),
+    Claim("watch04read", "tanh and the ReLU family under Xavier and He, for every seed",
+          lambda nb: in_band_all_along(nb, ("tanh", *RELU_FAMILY), ("Xavier", "He"))),
+    Claim("watch04read", "Sigmoid and tanh under N(0,1) stay in the band too, and learn little "
+                         "(at most 0.3)",
+          lambda nb: (in_band_all_along(nb, ("sigmoid", "tanh"), ("N(0,1)",)),
+                      within(watch_acc(nb, ["sigmoid", "tanh"], ["N(0,1)"]), 0, 0.3))),
+    Claim("watch04read", "62% to 65% of its activations sit at $\\pm 1$",
+          lambda nb: within(saturated(nb, "tanh", "N(0,1)"), 0.615, 0.655)),
+    Claim("watch04read", "16% to 22% of sigmoid's are saturated",
+          lambda nb: within(saturated(nb, "sigmoid", "N(0,1)"), 0.155, 0.225)),
+    Claim("watch04read", "The ReLU family under Xavier also stays in the band and learns slowly, "
+                         "between 0.15 and 0.4 after 60 epochs, against 0.53 to 0.89 under He",
+          lambda nb: (in_band_all_along(nb, RELU_FAMILY, ("Xavier",)),
+                      within(watch_acc(nb, RELU_FAMILY, ["Xavier"]), 0.15, 0.4),
+                      within(watch_acc(nb, RELU_FAMILY, ["He"]), 0.525, 0.895))),
+    Claim("watch04read", "tanh under Xavier and He (0.84 to 0.89)",
+          lambda nb: within(watch_acc(nb, ["tanh"], ["Xavier", "He"]), 0.835, 0.895)),
+    Claim("watch04read", "where Mish ends at 0.87 to 0.89, above every seed of ReLU and Swish",
+          lambda nb: (within(watch_acc(nb, ["mish"], ["He"]), 0.865, 0.895),
+                      holds(min(watch_acc(nb, ["mish"], ["He"]))
+                            > max(watch_acc(nb, ["relu", "swish"], ["He"])), "Mish above"))),
+    Claim("watch04read", "ReLU's three He runs end anywhere from 0.56 to 0.83",
+          lambda nb: (within(watch_acc(nb, ["relu"], ["He"]), 0.555, 0.835),
+                      within(np.ptp(watch_acc(nb, ["relu"], ["He"])), 0.2, 0.3))),
+    Claim("11ca8514", "exploding runs are trapped at inf, nan or 0 within 3 epochs",
+          lambda nb: [holds(watch.trapped_at(w) is not None and watch.trapped_at(w) <= 3,
+                            f"{a}, seed {w.seed}")
+                      for a in RELU_FAMILY for w in watched(nb, a, "N(0,1)")]),
+    Claim("11ca8514", "inside it a unit can still saturate (tanh under N(0,1)) or learn slowly "
+                      "(ReLU under Xavier)",
+          lambda nb: (in_band_all_along(nb, ("tanh",), ("N(0,1)",)),
+                      within(saturated(nb, "tanh", "N(0,1)"), 0.5, 1),
+                      in_band_all_along(nb, ("relu",), ("Xavier",)),
+                      within(watch_acc(nb, ["relu"], ["Xavier"]), 0, 0.4))),
 ]
