@@ -33,11 +33,28 @@ def test_the_notebooks_experiments_are_skipped_unless_learner_code_reads_them(un
     assert experiment.strip() in p.demos
     assert experiment not in loaded(complete, p)
     # a learner's function that reads the experiment's result: the experiment runs too
-    bound = sorted(verify.notebooks._assigned(experiment))[0]
+    bound = sorted(verify.notebooks.assigned(experiment))[0]
     helper = nbformat.v4.new_code_cell(f"def peek():\n    return {bound}\n")
     nb = variant(complete, {})
     nb.cells.append(helper)
     assert experiment in loaded(nb, p)
+
+
+def test_a_parameter_is_not_a_read_of_the_experiments_variable():
+    """04's watched-training experiment binds ``init`` at top level, and the learner's
+    ``layer_gradient_norms`` takes a parameter ``init``: that reads no global, so the
+    experiment (seconds of training) stays out; a function that reads the global does not."""
+    stability = "04_numerical_stability"
+    p, complete = verify.plan(Course(REPO).notebook(stability)), release_with_solutions(
+        stability)
+    experiment = next(c.source for c in complete.cells if "watch.watch_grid" in c.source)
+    assert "init" in verify.notebooks.assigned(experiment)
+    assert experiment not in loaded(complete, p)
+    nb = variant(complete, {})
+    nb.cells.append(nbformat.v4.new_code_cell("def peek():\n    return [w for w in watches]\n"))
+    assert experiment in loaded(nb, p)
+    assert verify.notebooks.global_reads("def f(init):\n    return init(x)\n") == {"x"}
+    assert verify.notebooks.assigned("[w for w in range(3)]\nfor i in []: pass\n") == {"i"}
 
 
 def test_an_edited_experiment_is_the_learners_code(units):

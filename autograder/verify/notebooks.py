@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+import symtable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,7 +141,7 @@ def plan(source_notebook: Path) -> Plan:
             instructor.append((gid, cell.source))
             order.append(("instructor", cell.source))
         else:  # an experiment or demonstration: the child runs it only if the learner's
-            experiments |= _assigned(cell.source)  # code reads a name it binds
+            experiments |= assigned(cell.source)  # code reads a name it binds
             demos.add(cell.source.strip())
         first_code = False
     names = list(dict.fromkeys(names))
@@ -151,9 +152,9 @@ def plan(source_notebook: Path) -> Plan:
     # unavailable in turn, hence the loop.
     keep = list(range(len(instructor)))
     while True:
-        available = set().union(*(_assigned(instructor[k][1]) for k in keep))
+        available = set().union(*(assigned(instructor[k][1]) for k in keep))
         missing = sorted((experiments | set().union(*(
-            _assigned(instructor[k][1]) for k in range(len(instructor)) if k not in keep)))
+            assigned(instructor[k][1]) for k in range(len(instructor)) if k not in keep)))
             - available)
         kept = [k for k in keep if k == 0 or not uses(instructor[k][1], names + missing)]
         if kept == keep:
@@ -167,23 +168,20 @@ def plan(source_notebook: Path) -> Plan:
                 classes=classes, demos=demos)
 
 
-def _assigned(source: str) -> set[str]:
-    """Every name a cell binds at top level (assignments, loops, imports, def, class)."""
+def _symbols(source: str) -> symtable.SymbolTable | None:
     try:
-        tree = ast.parse(python_source(source))
+        return symtable.symtable(python_source(source), "<cell>", "exec")
     except SyntaxError:
+        return None
+
+
+def assigned(source: str) -> set[str]:
+    """Every name a cell binds at module scope (assignments, loops, imports, def, class);
+    not the variables of its comprehensions or functions, which are theirs alone."""
+    table = _symbols(source)
+    if table is None:
         return set()
-    bound = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-            continue
-        for n in ast.walk(node):
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-                bound.add(n.id)
-            elif isinstance(n, ast.alias):
-                bound.add((n.asname or n.name).split(".")[0])
-    return bound
+    return {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
 
 
 def uses(source: str, names: list[str]) -> bool:
@@ -222,18 +220,26 @@ def learner_cells(submitted: dict, p: Plan) -> tuple[list[str], list[int]]:
             src = cell.get("source", "")
             src = "".join(src) if isinstance(src, list) else src
             chosen.append((src, added and src.strip() in p.demos))
-    reads = set().union(*(_reads(src) for src, demo in chosen if not demo))
-    cells += [src for src, demo in chosen if not demo or _assigned(src) & reads]
+    reads = set().union(*(global_reads(src) for src, demo in chosen if not demo))
+    cells += [src for src, demo in chosen if not demo or assigned(src) & reads]
     return cells, instructor
 
 
-def _reads(source: str) -> set[str]:
-    """Every name a cell reads anywhere (function bodies included)."""
-    try:
-        tree = ast.parse(python_source(source))
-    except SyntaxError:
+def global_reads(source: str) -> set[str]:
+    """Every global name a cell reads anywhere, function bodies included; a function's own
+    parameters and locals are not (``def f(init): return init()`` reads no global ``init``)."""
+    table = _symbols(source)
+    if table is None:
         return set()
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    names: set[str] = set()
+    scopes = [table]
+    while scopes:
+        scope = scopes.pop()
+        top = scope.get_type() == "module"
+        names |= {s.get_name() for s in scope.get_symbols()
+                  if s.is_referenced() and (top or s.is_global())}
+        scopes += scope.get_children()
+    return names
 
 
 def suspicious(submitted: dict) -> list[str]:
