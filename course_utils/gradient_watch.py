@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from course_utils.stability_lab import BAND, INITS
 from course_utils.units import ACTIVATIONS
@@ -113,7 +114,9 @@ def watch_training(mlp_forward: Callable, mlp_backward: Callable, data, activati
     norms = np.zeros((epochs + 1, depth))
     accuracy = np.zeros(epochs + 1)
     snapshots = {}
-    with np.errstate(all="ignore"):
+    # One BLAS thread: the matrices are small, and threads that wait for a busy core (a
+    # second notebook, a test worker) make each product several times slower.
+    with np.errstate(all="ignore"), threadpool_limits(1):
         for epoch in range(epochs + 1):
             top, cache = mlp_forward(x, weights, sigma)
             _, dlogits = _softmax_cross_entropy(top @ readout.T, y)
