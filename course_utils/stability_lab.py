@@ -108,12 +108,16 @@ def _matmul(a, b):
     return a @ b
 
 
-def _forward(x, weights, sigma, normalize, eps):
+def _forward(x, weights, sigma, normalize, eps, layer_norm=None):
     activations, pre, scales = [x], [], []
     a = x
     for W in weights:
         z = _matmul(a, W.T)
-        if normalize:
+        if layer_norm is not None:   # the learner's: gamma = 1, beta = 0
+            ones = np.ones(z.shape[1], dtype=z.dtype)
+            z, ln_cache = layer_norm[0](z, ones, np.zeros_like(ones), eps=eps)
+            scales.append(ln_cache)
+        elif normalize:
             scale = np.sqrt(z.var(axis=1, keepdims=True) + eps).astype(z.dtype)
             z = (z - z.mean(axis=1, keepdims=True)) / scale
             scales.append(scale)
@@ -123,13 +127,15 @@ def _forward(x, weights, sigma, normalize, eps):
     return activations, pre, scales
 
 
-def _backward(cache, weights, sigma_grad, dL_dy, normalize):
+def _backward(cache, weights, sigma_grad, dL_dy, normalize, layer_norm=None):
     activations, pre, scales = cache
     upstream = dL_dy
     grads = [None] * len(weights)
     for layer in reversed(range(len(weights))):
         delta = sigma_grad(pre[layer]) * upstream
-        if normalize:
+        if layer_norm is not None:
+            delta = layer_norm[1](scales[layer], delta)[0]
+        elif normalize:
             zl = pre[layer]
             delta = (delta - delta.mean(axis=1, keepdims=True)
                      - zl * (delta * zl).mean(axis=1, keepdims=True)) / scales[layer]
@@ -138,13 +144,17 @@ def _backward(cache, weights, sigma_grad, dL_dy, normalize):
     return grads, upstream
 
 
-def forward_backward(x, weights, sigma, sigma_grad, dL_dy, *, normalize=False, eps=1e-5):
+def forward_backward(x, weights, sigma, sigma_grad, dL_dy, *, normalize=False, eps=1e-5,
+                     layer_norm=None):
     r"""Per-layer weight gradients of the note's MLP, optionally normalising pre-activations.
 
     Plain:       z^(l) = a^(l-1) W^(l)T,                     a^(l) = sigma(z^(l))
     normalize:   u^(l) = a^(l-1) W^(l)T,  z^(l) = (u - mean(u)) / sqrt(var(u) + eps),
                  mean and variance over each example's n_l units (layer normalisation
                  without a learned scale and shift), then a^(l) = sigma(z^(l)).
+
+    ``layer_norm = (layer_norm_forward, layer_norm_backward)``, 04's graded pair, does the
+    normalisation instead (with gamma = 1, beta = 0 and this ``eps``): the same formulas.
 
     Computes in the dtype of ``x`` and ``weights``; float16 stays float16 (matrix products
     accumulate in float32, as on a GPU). Floating-point exceptions are silenced: the
@@ -156,8 +166,8 @@ def forward_backward(x, weights, sigma, sigma_grad, dL_dy, *, normalize=False, e
     dL_dx : ndarray (N, n_0).
     """
     with np.errstate(all="ignore"):
-        cache = _forward(x, weights, sigma, normalize, eps)
-        return _backward(cache, weights, sigma_grad, dL_dy, normalize)
+        cache = _forward(x, weights, sigma, normalize, eps, layer_norm)
+        return _backward(cache, weights, sigma_grad, dL_dy, normalize, layer_norm)
 
 
 def _norms(grads) -> np.ndarray:
@@ -265,17 +275,20 @@ def singular_value_summary(runs: dict) -> str:
     return "\n".join(lines)
 
 
-def remedy_norms(depth=50, width=64, seed=0) -> dict[str, dict[str, np.ndarray]]:
+def remedy_norms(depth=50, width=64, seed=0, layer_norm=None
+                 ) -> dict[str, dict[str, np.ndarray]]:
     """The note's three remedies, each as {"before": norms, "after": norms}.
 
-    - change z (normalise):  ReLU with N(0,1) weights, without and with normalisation;
+    - change z (normalise):  ReLU with N(0,1) weights, without and with normalisation
+      (by ``layer_norm``, the learner's (forward, backward) pair, when given);
     - change W (initialise): ReLU with N(0,1) weights, then with He weights;
     - change sigma':         sigmoid with Xavier weights, then tanh with the same weights.
     """
     def norms(activation, init, normalize=False):
         weights, x, dL_dy = make_network(depth, width, INITS[init], seed)
         grads, _ = forward_backward(x, weights, *ACTIVATIONS[activation], dL_dy,
-                                    normalize=normalize)
+                                    normalize=normalize,
+                                    layer_norm=layer_norm if normalize else None)
         return _norms(grads)
 
     return {

@@ -32,13 +32,16 @@ TESTS = {
     "xavier_normal_stats": 2, "xavier_normal_rng": 1,
     "he_normal_stats": 2, "he_normal_rng": 1,
     "layer_gradient_norms_values": 3, "layer_gradient_norms_params": 1,
+    "layer_norm_forward_values": 2, "layer_norm_forward_shape": 1,
+    "layer_norm_backward_values": 3, "layer_norm_backward_shape": 1,
 }
 #: grade ids of each graded function's test cells, and the solution cell that defines it.
 CELLS = {fn: [g for g in TESTS if g.startswith(fn + "_")] for fn in
          ELEMENTWISE + ["mlp_forward", "mlp_backward", "xavier_normal", "he_normal",
-                        "layer_gradient_norms"]}
+                        "layer_gradient_norms", "layer_norm_forward", "layer_norm_backward"]}
 SOLUTION = {fn: f"{fn}_solution" for fn in CELLS}
 SOLUTION["xavier_normal"] = SOLUTION["he_normal"] = "initialisers_solution"
+SOLUTION["layer_norm_forward"] = SOLUTION["layer_norm_backward"] = "layer_norm_solution"
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +76,7 @@ def test_grade_cells_and_points():
     written = [c for c in nb.cells if c.cell_type == "markdown"
                and c.metadata.get("nbgrader", {}).get("grade")]
     assert [c.metadata["nbgrader"]["grade_id"] for c in written] == ["remedy_answer"]
-    assert sum(TESTS.values()) + written[0].metadata["nbgrader"]["points"] == 35
+    assert sum(TESTS.values()) + written[0].metadata["nbgrader"]["points"] == 42
     # conventions (comment, imports, mark schemes): tests/test_build_checks.py
 
 
@@ -403,6 +406,125 @@ WRONG = [
             grads, _ = mlp_backward(cache, np.ones((32, width)) / 32, weights, sigma_grad)
             return [np.linalg.norm(g) for g in grads]
      """, ["layer_gradient_norms_values", "layer_gradient_norms_params"], "NumPy array"),
+    # layer_norm_forward
+    ("layer_norm_forward", "normalised over the batch (axis 0)", """
+        def layer_norm_forward(z, gamma, beta, eps=1e-5):
+            c = z - z.mean(axis=0, keepdims=True)
+            s = np.sqrt((c ** 2).mean(axis=0, keepdims=True) + eps)
+            return gamma * (c / s) + beta, (c / s, s, gamma)
+     """, ["layer_norm_forward_values"], "axis=1"),
+    ("layer_norm_forward", "unbiased variance (ddof=1)", """
+        def layer_norm_forward(z, gamma, beta, eps=1e-5):
+            c = z - z.mean(axis=1, keepdims=True)
+            s = np.sqrt(z.var(axis=1, ddof=1, keepdims=True) + eps)
+            return gamma * (c / s) + beta, (c / s, s, gamma)
+     """, ["layer_norm_forward_values"], "biased"),
+    ("layer_norm_forward", "eps outside the square root", """
+        def layer_norm_forward(z, gamma, beta, eps=1e-5):
+            c = z - z.mean(axis=1, keepdims=True)
+            s = np.sqrt((c ** 2).mean(axis=1, keepdims=True)) + eps
+            return gamma * (c / s) + beta, (c / s, s, gamma)
+     """, ["layer_norm_forward_values"], "inside the square root"),
+    ("layer_norm_forward", "E[z^2] - E[z]^2 cancels", """
+        def layer_norm_forward(z, gamma, beta, eps=1e-5):
+            m = z.mean(axis=1, keepdims=True)
+            var = np.maximum((z * z).mean(axis=1, keepdims=True) - m * m, 0.0)
+            s = np.sqrt(var + eps)
+            return gamma * ((z - m) / s) + beta, ((z - m) / s, s, gamma)
+     """, ["layer_norm_forward_values"], "shifted by 1e8"),
+    ("layer_norm_forward", "gamma and beta swapped", """
+        def layer_norm_forward(z, gamma, beta, eps=1e-5):
+            c = z - z.mean(axis=1, keepdims=True)
+            s = np.sqrt((c ** 2).mean(axis=1, keepdims=True) + eps)
+            return beta * (c / s) + gamma, (c / s, s, beta)
+     """, ["layer_norm_forward_values"], "values are wrong"),
+    ("layer_norm_forward", "eps ignored (always 1e-5)", """
+        def layer_norm_forward(z, gamma, beta, eps=1e-5):
+            c = z - z.mean(axis=1, keepdims=True)
+            s = np.sqrt((c ** 2).mean(axis=1, keepdims=True) + 1e-5)
+            return gamma * (c / s) + beta, (c / s, s, gamma)
+     """, ["layer_norm_forward_shape"], "eps you are given"),
+    ("layer_norm_forward", "normalises z in place", """
+        def layer_norm_forward(z, gamma, beta, eps=1e-5):
+            z -= z.mean(axis=1, keepdims=True)
+            s = np.sqrt((z ** 2).mean(axis=1, keepdims=True) + eps)
+            z /= s
+            return gamma * z + beta, (z.copy(), s, gamma)
+     """, ["layer_norm_forward_shape"], "in place"),
+    # layer_norm_backward (each with the correct forward)
+    ("layer_norm_backward", "the term of the mean missing", """
+        def layer_norm_forward(z, gamma, beta, eps=1e-5):
+            c = z - z.mean(axis=1, keepdims=True)
+            s = np.sqrt((c ** 2).mean(axis=1, keepdims=True) + eps)
+            return gamma * (c / s) + beta, (c / s, s, gamma)
+
+        def layer_norm_backward(cache, upstream):
+            zhat, s, gamma = cache
+            g = upstream * gamma
+            dz = (g - zhat * (g * zhat).mean(axis=1, keepdims=True)) / s
+            return dz, (upstream * zhat).sum(axis=0), upstream.sum(axis=0)
+     """, ["layer_norm_backward_values"], "term of the mean"),
+    ("layer_norm_backward", "the term of the variance missing", """
+        def layer_norm_forward(z, gamma, beta, eps=1e-5):
+            c = z - z.mean(axis=1, keepdims=True)
+            s = np.sqrt((c ** 2).mean(axis=1, keepdims=True) + eps)
+            return gamma * (c / s) + beta, (c / s, s, gamma)
+
+        def layer_norm_backward(cache, upstream):
+            zhat, s, gamma = cache
+            g = upstream * gamma
+            dz = (g - g.mean(axis=1, keepdims=True)) / s
+            return dz, (upstream * zhat).sum(axis=0), upstream.sum(axis=0)
+     """, ["layer_norm_backward_values"], "term of the variance"),
+    ("layer_norm_backward", "gamma left out of dz", """
+        def layer_norm_forward(z, gamma, beta, eps=1e-5):
+            c = z - z.mean(axis=1, keepdims=True)
+            s = np.sqrt((c ** 2).mean(axis=1, keepdims=True) + eps)
+            return gamma * (c / s) + beta, (c / s, s, gamma)
+
+        def layer_norm_backward(cache, upstream):
+            zhat, s, gamma = cache
+            g = upstream
+            dz = (g - g.mean(axis=1, keepdims=True)
+                  - zhat * (g * zhat).mean(axis=1, keepdims=True)) / s
+            return dz, (upstream * zhat).sum(axis=0), upstream.sum(axis=0)
+     """, ["layer_norm_backward_values"], "through gamma"),
+    ("layer_norm_backward", "dgamma and dbeta averaged over the batch", """
+        def layer_norm_forward(z, gamma, beta, eps=1e-5):
+            c = z - z.mean(axis=1, keepdims=True)
+            s = np.sqrt((c ** 2).mean(axis=1, keepdims=True) + eps)
+            return gamma * (c / s) + beta, (c / s, s, gamma)
+
+        def layer_norm_backward(cache, upstream):
+            zhat, s, gamma = cache
+            g = upstream * gamma
+            dz = (g - g.mean(axis=1, keepdims=True)
+                  - zhat * (g * zhat).mean(axis=1, keepdims=True)) / s
+            return dz, (upstream * zhat).mean(axis=0), upstream.mean(axis=0)
+     """, ["layer_norm_backward_values"], "sums over the batch"),
+    ("layer_norm_backward", "dz as if mean and variance were constants", """
+        def layer_norm_forward(z, gamma, beta, eps=1e-5):
+            c = z - z.mean(axis=1, keepdims=True)
+            s = np.sqrt((c ** 2).mean(axis=1, keepdims=True) + eps)
+            return gamma * (c / s) + beta, (c / s, s, gamma)
+
+        def layer_norm_backward(cache, upstream):
+            zhat, s, gamma = cache
+            return upstream * gamma / s, (upstream * zhat).sum(axis=0), upstream.sum(axis=0)
+     """, ["layer_norm_backward_values"], "values are wrong"),
+    ("layer_norm_backward", "scales upstream in place", """
+        def layer_norm_forward(z, gamma, beta, eps=1e-5):
+            c = z - z.mean(axis=1, keepdims=True)
+            s = np.sqrt((c ** 2).mean(axis=1, keepdims=True) + eps)
+            return gamma * (c / s) + beta, (c / s, s, gamma)
+
+        def layer_norm_backward(cache, upstream):
+            zhat, s, gamma = cache
+            upstream *= gamma
+            dz = (upstream - upstream.mean(axis=1, keepdims=True)
+                  - zhat * (upstream * zhat).mean(axis=1, keepdims=True)) / s
+            return dz, (upstream / gamma * zhat).sum(axis=0), (upstream / gamma).sum(axis=0)
+     """, ["layer_norm_backward_shape"], "in place"),
 ]
 
 
@@ -523,6 +645,41 @@ CORRECT = [
             _, cache = mlp_forward(x, weights, sigma)
             grads, _ = mlp_backward(cache, np.full((32, width), 1 / 32), weights, sigma_grad)
             return np.sqrt(np.array([np.sum(g * g) for g in grads]))
+     """),
+    (["layer_norm_forward", "layer_norm_backward"], "np.var, and the full Jacobian per row", """
+        def layer_norm_forward(z, gamma, beta, eps=1e-5):
+            mu = np.mean(z, axis=1)[:, None]
+            var = np.var(z, axis=1)[:, None]
+            zhat = (z - mu) / np.sqrt(var + eps)
+            return zhat * gamma[None, :] + beta[None, :], {"zhat": zhat, "var": var,
+                                                           "gamma": gamma.copy(), "eps": eps}
+
+        def layer_norm_backward(cache, upstream):
+            zhat, var, gamma = cache["zhat"], cache["var"], cache["gamma"]
+            n, d = zhat.shape
+            dz = np.empty_like(zhat)
+            for i in range(n):
+                jac = (np.eye(d) - 1.0 / d - np.outer(zhat[i], zhat[i]) / d)
+                dz[i] = jac.T @ (upstream[i] * gamma) / np.sqrt(var[i, 0] + cache["eps"])
+            return dz, np.einsum("nd,nd->d", upstream, zhat), upstream.sum(axis=0)
+     """),
+    (["layer_norm_forward", "layer_norm_backward"], "the sum form of the backward", """
+        def layer_norm_forward(z, gamma, beta, eps=1e-5):
+            d = z.shape[1]
+            mu = z.sum(axis=1, keepdims=True) / d
+            xc = z - mu
+            var = (xc * xc).sum(axis=1, keepdims=True) / d
+            ivar = 1 / np.sqrt(var + eps)
+            return gamma * xc * ivar + beta, (xc, ivar, gamma)
+
+        def layer_norm_backward(cache, upstream):
+            xc, ivar, gamma = cache
+            d = xc.shape[1]
+            zhat = xc * ivar
+            g = upstream * gamma
+            dz = (ivar / d) * (d * g - g.sum(axis=1, keepdims=True)
+                               - zhat * (g * zhat).sum(axis=1, keepdims=True))
+            return dz, (upstream * zhat).sum(axis=0), upstream.sum(axis=0)
      """),
 ]
 

@@ -747,3 +747,38 @@ def test_figures_have_titles_labels_legends():
     norms = {"relu": np.array([1.0, 2.0, 0.0, np.inf])}
     assert_labelled(figs.plot_clipping(norms, norms, 1.0))
     assert_labelled(figs.plot_loss_scaling([1, 2, 4], [1.0, 0.1, np.inf], [0.5, 0.1, 0.0]))
+
+
+# --- layer normalisation ---------------------------------------------------------------
+
+def test_layer_norm_reference_matches_torch_and_the_checks_fixtures():
+    """The reference against torch.autograd (several shapes and eps), and the fixtures the
+    visible checks ship, including the answers of the mistakes they name."""
+    from course_utils.checks import normalisation as ln
+
+    rng = np.random.default_rng(0)
+    for shape, eps in (((4, 6), 1e-5), ((1, 3), 1e-3), ((5, 1), 0.1)):
+        z = 3 + 2 * rng.standard_normal(shape)
+        gamma, beta, up = (rng.standard_normal(shape[1]), rng.standard_normal(shape[1]),
+                           rng.standard_normal(shape))
+        out, cache = ref.layer_norm_forward(z, gamma, beta, eps)
+        dz, dgamma, dbeta = ref.layer_norm_backward(cache, up)
+        tz, tg, tb = (torch.tensor(a, requires_grad=True) for a in (z, gamma, beta))
+        t_out = torch.nn.functional.layer_norm(tz, (shape[1],), tg, tb, eps)
+        (t_out * torch.from_numpy(up)).sum().backward()
+        assert np.allclose(out, t_out.detach().numpy(), rtol=1e-12, atol=1e-12)
+        for mine, theirs in ((dz, tz), (dgamma, tg), (dbeta, tb)):
+            assert np.allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+    out, cache = ref.layer_norm_forward(ln.LN_Z, ln.LN_GAMMA, ln.LN_BETA)
+    assert np.allclose(out, ln.LN_OUT, rtol=1e-14, atol=1e-15)
+    for mine, fixture in zip(ref.layer_norm_backward(cache, ln.LN_UPSTREAM),
+                             (ln.LN_DZ, ln.LN_DGAMMA, ln.LN_DBETA), strict=True):
+        assert np.allclose(mine, fixture, rtol=1e-13, atol=1e-13)
+    # the named mistakes: their fixtures are what those mistakes compute
+    z, g, b, eps = ln.LN_Z, ln.LN_GAMMA, ln.LN_BETA, 1e-5
+    axis0 = (z - z.mean(0)) / np.sqrt(z.var(0) + eps) * g + b
+    ddof1 = (z - z.mean(1, keepdims=True)) / np.sqrt(z.var(1, ddof=1, keepdims=True) + eps)
+    outside = (z - z.mean(1, keepdims=True)) / (np.sqrt(z.var(1, keepdims=True)) + eps)
+    for wrong, fixture in zip((axis0, ddof1 * g + b, outside * g + b),
+                              ln.OUT_MISTAKES.values(), strict=True):
+        assert np.allclose(wrong, fixture, rtol=1e-13, atol=1e-15)

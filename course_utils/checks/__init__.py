@@ -17,6 +17,7 @@ from course_utils.checks.derivatives import *  # noqa: F403
 from course_utils.checks.elementwise import *  # noqa: F403
 from course_utils.checks.initialisation import *  # noqa: F403
 from course_utils.checks.nonlinearity import *  # noqa: F403
+from course_utils.checks.normalisation import *  # noqa: F403
 
 _LAZY_MODULES = ("course_utils.checks.torch_functions", "course_utils.checks.torch_modules")
 

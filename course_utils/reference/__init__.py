@@ -25,6 +25,8 @@ from course_utils.reference.activations import (
 from course_utils.reference.backprop import (
     he_normal,
     layer_gradient_norms,
+    layer_norm_backward,
+    layer_norm_forward,
     mlp_backward,
     mlp_forward,
     xavier_normal,
@@ -69,4 +71,6 @@ __all__ = [
     "xavier_normal",
     "he_normal",
     "layer_gradient_norms",
+    "layer_norm_forward",
+    "layer_norm_backward",
 ]

@@ -145,3 +145,61 @@ def layer_gradient_norms(depth, width, sigma, sigma_grad, init, rng):
     dL_dy = np.ones((GRADIENT_NORM_BATCH, width)) / GRADIENT_NORM_BATCH
     grads, _ = mlp_backward(cache, dL_dy, weights, sigma_grad)
     return np.array([np.linalg.norm(g) for g in grads], dtype=np.float64)
+
+
+def layer_norm_forward(z, gamma, beta, eps=1e-5):
+    r"""Layer normalisation over the features of each example ("change z" of the note).
+
+        mu_n = mean_j z_nj,   var_n = mean_j (z_nj - mu_n)^2          (biased, over D)
+        zhat_nj = (z_nj - mu_n) / sqrt(var_n + eps),   out_nj = gamma_j zhat_nj + beta_j
+
+    The variance is the mean of the squared deviations (two passes), not
+    E[z^2] - E[z]^2, which cancels catastrophically when the mean is large; it is the
+    same as ``torch.nn.functional.layer_norm``.
+
+    Parameters
+    ----------
+    z : ndarray (N, D), float64, one example per row
+    gamma, beta : ndarray (D,), the learned scale and shift
+    eps : float, default 1e-5, added to the variance
+
+    Returns
+    -------
+    out : ndarray (N, D)
+    cache : tuple ``(zhat, inv_std, gamma)``, zhat (N, D) and inv_std (N, 1) =
+        1 / sqrt(var + eps): what the backward pass needs.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    gamma = np.asarray(gamma, dtype=np.float64)
+    centred = z - z.mean(axis=1, keepdims=True)
+    inv_std = 1.0 / np.sqrt(np.mean(centred * centred, axis=1, keepdims=True) + eps)
+    zhat = centred * inv_std
+    return gamma * zhat + np.asarray(beta, dtype=np.float64), (zhat, inv_std, gamma.copy())
+
+
+def layer_norm_backward(cache, upstream):
+    r"""The gradients of layer normalisation, from ``layer_norm_forward``'s cache.
+
+    With g = upstream * gamma (N, D) and the means over the D features of each row,
+
+        dL/dz     = inv_std * (g - mean_j g - zhat * mean_j (g * zhat))
+        dL/dgamma = sum_n upstream * zhat,      dL/dbeta = sum_n upstream
+
+    The two subtracted means are what the mean and the variance contribute: every z_nj
+    moves mu_n and var_n, and through them every zhat of its row.
+
+    Parameters
+    ----------
+    cache : the second value ``layer_norm_forward`` returned
+    upstream : ndarray (N, D), dL/dout
+
+    Returns
+    -------
+    dz : ndarray (N, D);  dgamma, dbeta : ndarray (D,)
+    """
+    zhat, inv_std, gamma = cache
+    upstream = np.asarray(upstream, dtype=np.float64)
+    g = upstream * gamma
+    dz = inv_std * (g - g.mean(axis=1, keepdims=True)
+                    - zhat * np.mean(g * zhat, axis=1, keepdims=True))
+    return dz, np.sum(upstream * zhat, axis=0), np.sum(upstream, axis=0)
