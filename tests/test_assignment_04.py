@@ -451,79 +451,49 @@ WRONG = [
             z /= s
             return gamma * z + beta, (z.copy(), s, gamma)
      """, ["layer_norm_forward_shape"], "in place"),
-    # layer_norm_backward (each with the correct forward)
+    # layer_norm_backward, on the cache of the source's layer_norm_forward: (zhat, inv_std, gamma)
     ("layer_norm_backward", "the term of the mean missing", """
-        def layer_norm_forward(z, gamma, beta, eps=1e-5):
-            c = z - z.mean(axis=1, keepdims=True)
-            s = np.sqrt((c ** 2).mean(axis=1, keepdims=True) + eps)
-            return gamma * (c / s) + beta, (c / s, s, gamma)
-
         def layer_norm_backward(cache, upstream):
-            zhat, s, gamma = cache
+            zhat, inv_std, gamma = cache
             g = upstream * gamma
-            dz = (g - zhat * (g * zhat).mean(axis=1, keepdims=True)) / s
+            dz = inv_std * (g - zhat * (g * zhat).mean(axis=1, keepdims=True))
             return dz, (upstream * zhat).sum(axis=0), upstream.sum(axis=0)
      """, ["layer_norm_backward_values"], "term of the mean"),
     ("layer_norm_backward", "the term of the variance missing", """
-        def layer_norm_forward(z, gamma, beta, eps=1e-5):
-            c = z - z.mean(axis=1, keepdims=True)
-            s = np.sqrt((c ** 2).mean(axis=1, keepdims=True) + eps)
-            return gamma * (c / s) + beta, (c / s, s, gamma)
-
         def layer_norm_backward(cache, upstream):
-            zhat, s, gamma = cache
+            zhat, inv_std, gamma = cache
             g = upstream * gamma
-            dz = (g - g.mean(axis=1, keepdims=True)) / s
+            dz = inv_std * (g - g.mean(axis=1, keepdims=True))
             return dz, (upstream * zhat).sum(axis=0), upstream.sum(axis=0)
      """, ["layer_norm_backward_values"], "term of the variance"),
     ("layer_norm_backward", "gamma left out of dz", """
-        def layer_norm_forward(z, gamma, beta, eps=1e-5):
-            c = z - z.mean(axis=1, keepdims=True)
-            s = np.sqrt((c ** 2).mean(axis=1, keepdims=True) + eps)
-            return gamma * (c / s) + beta, (c / s, s, gamma)
-
         def layer_norm_backward(cache, upstream):
-            zhat, s, gamma = cache
-            g = upstream
-            dz = (g - g.mean(axis=1, keepdims=True)
-                  - zhat * (g * zhat).mean(axis=1, keepdims=True)) / s
+            zhat, inv_std, gamma = cache
+            dz = inv_std * (upstream - upstream.mean(axis=1, keepdims=True)
+                            - zhat * (upstream * zhat).mean(axis=1, keepdims=True))
             return dz, (upstream * zhat).sum(axis=0), upstream.sum(axis=0)
      """, ["layer_norm_backward_values"], "through gamma"),
     ("layer_norm_backward", "dgamma and dbeta averaged over the batch", """
-        def layer_norm_forward(z, gamma, beta, eps=1e-5):
-            c = z - z.mean(axis=1, keepdims=True)
-            s = np.sqrt((c ** 2).mean(axis=1, keepdims=True) + eps)
-            return gamma * (c / s) + beta, (c / s, s, gamma)
-
         def layer_norm_backward(cache, upstream):
-            zhat, s, gamma = cache
+            zhat, inv_std, gamma = cache
             g = upstream * gamma
-            dz = (g - g.mean(axis=1, keepdims=True)
-                  - zhat * (g * zhat).mean(axis=1, keepdims=True)) / s
+            dz = inv_std * (g - g.mean(axis=1, keepdims=True)
+                            - zhat * (g * zhat).mean(axis=1, keepdims=True))
             return dz, (upstream * zhat).mean(axis=0), upstream.mean(axis=0)
      """, ["layer_norm_backward_values"], "sums over the batch"),
     ("layer_norm_backward", "dz as if mean and variance were constants", """
-        def layer_norm_forward(z, gamma, beta, eps=1e-5):
-            c = z - z.mean(axis=1, keepdims=True)
-            s = np.sqrt((c ** 2).mean(axis=1, keepdims=True) + eps)
-            return gamma * (c / s) + beta, (c / s, s, gamma)
-
         def layer_norm_backward(cache, upstream):
-            zhat, s, gamma = cache
-            return upstream * gamma / s, (upstream * zhat).sum(axis=0), upstream.sum(axis=0)
+            zhat, inv_std, gamma = cache
+            return upstream * gamma * inv_std, (upstream * zhat).sum(axis=0), upstream.sum(axis=0)
      """, ["layer_norm_backward_values"], "values are wrong"),
     ("layer_norm_backward", "scales upstream in place", """
-        def layer_norm_forward(z, gamma, beta, eps=1e-5):
-            c = z - z.mean(axis=1, keepdims=True)
-            s = np.sqrt((c ** 2).mean(axis=1, keepdims=True) + eps)
-            return gamma * (c / s) + beta, (c / s, s, gamma)
-
         def layer_norm_backward(cache, upstream):
-            zhat, s, gamma = cache
+            zhat, inv_std, gamma = cache
+            dbeta, dgamma = upstream.sum(axis=0), (upstream * zhat).sum(axis=0)
             upstream *= gamma
-            dz = (upstream - upstream.mean(axis=1, keepdims=True)
-                  - zhat * (upstream * zhat).mean(axis=1, keepdims=True)) / s
-            return dz, (upstream / gamma * zhat).sum(axis=0), (upstream / gamma).sum(axis=0)
+            dz = inv_std * (upstream - upstream.mean(axis=1, keepdims=True)
+                            - zhat * (upstream * zhat).mean(axis=1, keepdims=True))
+            return dz, dgamma, dbeta
      """, ["layer_norm_backward_shape"], "in place"),
 ]
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from course_utils.checks.engine import (
     call,
+    central_differences,
     compare,
     fail,
     reports,
@@ -224,27 +225,14 @@ def _loss_of_forward(mlp_forward, x, weights, sigma, upstream, where):
 def _central_differences(mlp_forward, x, weights, sigma, upstream, where):
     """dL/dW^(l) and dL/dx of L = sum(upstream * mlp_forward(x, weights)[0])."""
     __tracebackhide__ = True
-
-    def loss(x_, weights_):
-        return _loss_of_forward(mlp_forward, x_, weights_, sigma, upstream, where)
-
-    def derivative(array, evaluate):
-        grad = np.empty_like(array)
-        for index in np.ndindex(array.shape):
-            h = 1e-6 * max(1.0, abs(array[index]))
-            keep = array[index]
-            array[index] = keep + h
-            up = evaluate()
-            array[index] = keep - h
-            down = evaluate()
-            array[index] = keep
-            grad[index] = (up - down) / (2 * h)
-        return grad
-
     weights = [W.copy() for W in weights]
     x = x.copy()
-    grads = [derivative(W, lambda: loss(x, weights)) for W in weights]
-    return grads, derivative(x, lambda: loss(x, weights))
+
+    def loss():
+        return _loss_of_forward(mlp_forward, x, weights, sigma, upstream, where)
+
+    *grads, dx = central_differences(loss, [*weights, x])
+    return grads, dx
 
 
 _BACKWARD_HINT = ("delta^(l) = sigma'(z^(l)) * dL/da^(l), with sigma_grad taken at z (not at a), "

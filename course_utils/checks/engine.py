@@ -348,6 +348,32 @@ def first_changed(labels: Sequence[str], before: Sequence[Any], after: Sequence[
     return None
 
 
+def central_differences(evaluate: Callable[[], float], arrays: Sequence[np.ndarray]
+                        ) -> list[np.ndarray]:
+    r"""The gradient of ``evaluate()`` with respect to every entry of every array.
+
+        d/da_i ~ (f(a_i + h) - f(a_i - h)) / (2h),   h = 1e-6 max(1, |a_i|)
+
+    ``evaluate`` reads ``arrays``, which are changed one entry at a time and put back:
+    pass copies of what the learner was given. Returns one array per array, same shapes.
+    """
+    __tracebackhide__ = True
+    grads = []
+    for array in arrays:
+        grad = np.empty_like(array)
+        for index in np.ndindex(array.shape):
+            h = 1e-6 * max(1.0, abs(array[index]))
+            keep = array[index]
+            array[index] = keep + h
+            up = evaluate()
+            array[index] = keep - h
+            down = evaluate()
+            array[index] = keep
+            grad[index] = (up - down) / (2 * h)
+        grads.append(grad)
+    return grads
+
+
 def mismatches(expected: np.ndarray, got: np.ndarray, rtol: float, atol: float) -> np.ndarray:
     """Boolean mask of wrong values: outside rtol/atol, or nan/inf where the other is not.
 
