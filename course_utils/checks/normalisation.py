@@ -118,11 +118,13 @@ def _array(name, value, shape, what, where):
         "shape": "z is (N, D), one example per row; gamma and beta have one entry per feature."})
 
 
-def _forward(fn, z, gamma, beta, eps, where):
-    """Call the learner's forward on copies; return (out, cache) after checking the pair."""
+def _forward(fn, z, gamma, beta, eps, where, *, copies=True):
+    """Call the learner's forward (on copies of the inputs, unless ``copies`` is False);
+    return (out, cache) after checking the pair and out."""
     __tracebackhide__ = True
     kwargs = {} if eps == 1e-5 else {"eps": eps}
-    got = call(fn, FWD, z.copy(), gamma.copy(), beta.copy(), inputs={"input": where}, **kwargs)
+    args = (z.copy(), gamma.copy(), beta.copy()) if copies else (z, gamma, beta)
+    got = call(fn, FWD, *args, inputs={"input": where}, **kwargs)
     if not isinstance(got, tuple) or len(got) != 2:
         fail(FWD, f"returned a {type(got).__name__}, expected a pair (out, cache).",
              f"on input {where}", hint="end with `return out, cache`.")
@@ -206,12 +208,7 @@ def check_layer_norm_forward_shape(layer_norm_forward: Callable) -> None:
                           rng.standard_normal(shape[1]))
         where = _where(z, eps)
         saved = copy.deepcopy((z, gamma, beta))
-        kwargs = {} if eps == 1e-5 else {"eps": eps}
-        got = call(layer_norm_forward, FWD, z, gamma, beta, inputs={"input": where}, **kwargs)
-        if not isinstance(got, tuple) or len(got) != 2:
-            fail(FWD, f"returned a {type(got).__name__}, expected a pair (out, cache).",
-                 f"on input {where}", hint="end with `return out, cache`.")
-        out = _array(FWD, got[0], shape, "out", where)
+        out, _ = _forward(layer_norm_forward, z, gamma, beta, eps, where, copies=False)
         if not same((z, gamma, beta), saved):
             fail(FWD, "modified its inputs (z, gamma or beta) in place.", f"on input {where}",
                  hint="compute new arrays rather than `-=` or `/=` on z.")
