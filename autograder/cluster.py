@@ -456,8 +456,8 @@ def verify(course, assignment: str, students: list[str], scheduler: str, workers
     """``verify.verify`` on a cluster: the submissions are decided on its workers, and this
     process alone writes the gradebook, afterwards."""
     from autograder.verify import batch
-    from autograder.verify.decide import SubmissionReport
     from autograder.verify.notebooks import plan
+    from autograder.verify.replay import SubmissionReport
 
     p = plan(course.notebook(assignment))
     b = bundle(course, assignment)

@@ -45,7 +45,7 @@ def encode(result: dict) -> dict:
 
 
 def decode(entry: dict) -> dict:
-    from autograder.verify.decide import CellVerdict, SubmissionReport
+    from autograder.verify.replay import CellVerdict, SubmissionReport
 
     result = dict(entry)
     report = entry.get("verify")

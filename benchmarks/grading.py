@@ -109,14 +109,14 @@ def measure_recheck(source: dict[str, Path], assignment: str, n: int, mode: str)
     """The re-check alone on ``n`` complete submissions, serially: {"setup": seconds for the
     plan and its setup check, "each": seconds per submission, "covered", "cells",
     "failed"}."""
-    from autograder.verify import batch
+    from autograder.verify import batch, replay
 
     with isolation(mode), complete_submissions(source, assignment, n) as (course, students):
         # the re-check reads what grading ran (autograded/): grade first, untimed
         grade(course, assignment, students, workers=2, progress=False, verify=False)
         t0 = time.perf_counter()
         p = batch.plan(course.notebook(assignment))
-        p.check_setup(course.root)
+        replay.check_setup(p, course.root)
         setup = time.perf_counter() - t0
         t0 = time.perf_counter()
         reports = [batch.check_submission(course, assignment, s, p) for s in students]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from autograder import cluster, journal
-from autograder.verify.decide import CellVerdict, SubmissionReport
+from autograder.verify.replay import CellVerdict, SubmissionReport
 
 A = "00_example"
 

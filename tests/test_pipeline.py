@@ -138,12 +138,11 @@ def test_the_recheck_failing_costs_no_points(course, graded, monkeypatch, capsys
     """The re-check's own failures (its child cannot start, the verifier breaks) are a
     note and a line in the summary; nbgrader's scores stand, the exit status is 0. One
     student: graded in this process, where the failures can be staged."""
-    from autograder import verify
-    from autograder.verify import batch
+    from autograder.verify import batch, replay
 
     _, scores = graded
-    monkeypatch.setattr(verify.Child, "_sandboxed",
-                        lambda self, argv: (["/nonexistent/bwrap", *argv], None))
+    monkeypatch.setattr(replay, "sandboxed",
+                        lambda argv, cwd: (["/nonexistent/bwrap", *argv], None, "none"))
     for staged in ("child", "verifier"):
         assert main(["--root", str(course.root), "grade", A, "--student", "complete"]) == 0
         out = capsys.readouterr().out

@@ -21,6 +21,7 @@ from examples import example_course
 from autograder import outcomes, submissions, verify
 from autograder.cli import main
 from autograder.course import REPO, Course
+from autograder.verify import replay
 
 EXAMPLE = "00_example"
 UNITS = "02_activation_units"
@@ -95,28 +96,47 @@ def as_dict(nb) -> dict:
 
 
 # --------------------------------------------------------------------------------------
-# Fast: the wire, the patterns, the decisions without nbgrader
+# Fast: the transcript, the patterns, the decisions without nbgrader
 
 
 @pytest.mark.parametrize("value", [np.float32(1.5), np.array(2.0), np.zeros((2, 3), np.float32),
                                    -3.0, [np.arange(3.0), (1, None)], {"a": np.ones(2)}])
-def test_wire_round_trip_keeps_type_shape_and_dtype(value):
+def test_transcript_round_trip_keeps_type_shape_and_dtype(value):
     blobs: list[bytes] = []
-    back = verify.decode(verify.encode(value, blobs, strict=True), blobs)
+    back = verify.decode(verify.encode(value, blobs), blobs)
     assert type(back) is type(value)
     if isinstance(value, (np.ndarray, np.generic)):
         assert back.shape == value.shape and back.dtype == value.dtype
         np.testing.assert_array_equal(back, value)
+    assert verify.digest(back) == verify.digest(value)
 
 
-def test_wire_refuses_objects_and_pickles():
-    with pytest.raises(verify.Unverifiable):
-        verify.encode(np.array([object()]), [], strict=True)
-    with pytest.raises(verify.Unverifiable):
-        verify.encode(lambda z: z, [], strict=True)
-    assert verify.encode(object(), [], strict=False) == {"t": "obj", "v": "object"}
+def test_objects_cross_as_tokens_and_pickles_never():
+    class Mine:
+        pass
+
+    tree = verify.encode([Mine(), np.array([object()])], [])
+    back = verify.decode(tree, [])
+    assert [repr(b) for b in back] == ["<obj:Mine>", "<obj:ndarray>"]
+    assert verify.digest(back[0]) == verify.digest(Mine())  # found again by its token
     with pytest.raises(ValueError):  # pointers the child claims are objects: refused
         verify.decode({"t": "nd", "b": 0, "d": "|O", "s": [1]}, [b"\0" * 8])
+
+
+def test_digests_tell_apart_what_a_check_could_tell_apart():
+    d = verify.digest
+    assert d([1, 2.0]) != d([1.0, 2.0]) != d((1.0, 2.0))
+    assert d(np.zeros(2)) != d(np.zeros(2, np.float32)) != d(np.zeros((1, 2)))
+    assert d(np.float64(0.5)) != d(np.array(0.5)) != d(0.5)
+    rng = np.random.default_rng(1)
+    before = d(rng)
+    rng.normal()
+    assert d(rng) != before and d(np.random.default_rng(1)) == before
+
+    def make(k):
+        return lambda z: z * k
+
+    assert d(make(1)) == d(make(1)) != d(make(2))  # a function: its code and its closure
 
 
 def test_suspicious_patterns_are_listed_not_learner_free_code():
@@ -177,8 +197,9 @@ def release_with_solutions(assignment: str):
 
 
 @pytest.mark.slow
-def test_functions_passed_to_learner_code_are_called_back(tmp_path):
-    """01 passes sigma, f and g: the child calls back, the verifier evaluates them."""
+def test_functions_passed_to_learner_code_run_in_the_child(tmp_path):
+    """01 passes sigma, f and g: the learner's code calls them in the child, where the
+    same test cells run."""
     p = verify.plan(Course(REPO).notebook("01_nonlinearity"))
     complete = release_with_solutions("01_nonlinearity")
     verdicts, _ = verify.decide(as_dict(complete), p, tmp_path)
@@ -196,7 +217,7 @@ def test_functions_passed_to_learner_code_are_called_back(tmp_path):
 
 @pytest.mark.slow
 def test_a_hanging_function_fails_its_cells_only(monkeypatch, tmp_path):
-    monkeypatch.setattr(verify.handle, "CALL_TIMEOUT_S", 2.0)
+    monkeypatch.setenv("ACTIVATION_UNITS_CELL_TIMEOUT", "4")
     course = example_course(tmp_path / "course")
     p = verify.plan(course.notebook(EXAMPLE))
     nb = nbformat.read(str(course.notebook(EXAMPLE)), as_version=4)
@@ -431,23 +452,24 @@ def test_the_child_runs_in_part_as_sandbox_when_it_can(units_plan, units_complet
 
 @pytest.mark.slow
 def test_learner_code_cannot_make_a_cell_unverifiable(units_plan, units_complete, tmp_path):
-    """Whatever the child sends (learner objects, a forged 'cannot verify'), a cell the
+    """Whatever the child records (learner objects, a forged 'cannot verify'), a cell the
     verifier covers is decided: pass or fail, never 'not covered'."""
-    hijack = (
+    forge = (
         "import sys\n\n"
-        "for _m in list(sys.modules.values()):\n"
-        "    if hasattr(_m, '_child_call'):\n"
-        "        _m._child_call = lambda channel, header, blobs: ({\n"
-        "            'op': 'reply', 'error': ['Unverifiable', 'cannot check me'],\n"
-        "            'warnings': [], 'mutated': [], 'returns_arg': None}, [])\n")
+        "_log = sys.modules['autograder.verify.child'].Log\n"
+        "_add = _log.add\n"
+        "_log.add = lambda self, record: _add(self, {**record, 'result': None,\n"
+        "    'error': ['Unverifiable', 'cannot check me']})\n")
     nb = variant(units_complete, {
         "relu_solution": "class Mine:\n    pass\n\n\ndef relu(z):\n    return Mine()\n"})
     verdicts, _ = verify.decide(as_dict(nb), units_plan, tmp_path)
     assert verdicts["relu_values"][0] == "fail" and "Mine" in verdicts["relu_values"][1]
-    nb = variant(units_complete, {"swish_solution": hijack + "\n\ndef swish(z, beta=1.0):\n"
-                                                             "    return z\n"})
+    nb = variant(units_complete, {"swish_solution": forge + "\n\ndef swish(z, beta=1.0):\n"
+                                                            "    return z\n"})
     verdicts, _ = verify.decide(as_dict(nb), units_plan, tmp_path)
-    assert {v[0] for v in verdicts.values()} == {"fail"}  # the hijack spoils every call
+    assert "not covered" not in {v[0] for v in verdicts.values()}
+    after = list(verdicts)[list(verdicts).index("swish_values"):]
+    assert {verdicts[g][0] for g in after} == {"fail"}  # every call from there on is spoiled
 
 
 @pytest.mark.slow
@@ -466,7 +488,7 @@ def test_helpers_in_cells_the_learner_added_are_run(units_plan, units_complete, 
 
 
 @pytest.mark.slow
-def test_03_classes_are_re_checked_through_remote_proxies(tmp_path):
+def test_03_classes_are_re_checked_through_their_transcript(tmp_path):
     """03 grades torch classes (tests/test_verify_torch.py has the rest): the released
     stubs fail every test cell, as in nbgrader, and none is left to nbgrader."""
     p = verify.plan(Course(REPO).notebook("03_swish_mish"))
@@ -480,8 +502,8 @@ def test_03_classes_are_re_checked_through_remote_proxies(tmp_path):
 
 def test_a_child_that_cannot_start_decides_nothing(monkeypatch, tmp_path):
     """The machine's fault (no bwrap, no fork) never costs a learner points."""
-    monkeypatch.setattr(verify.Child, "_sandboxed",
-                        lambda self, argv: (["/nonexistent/bwrap", *argv], None))
+    monkeypatch.setattr(replay, "sandboxed",
+                        lambda argv, cwd: (["/nonexistent/bwrap", *argv], None, "none"))
     course = example_course(tmp_path / "course")
     p = verify.plan(course.notebook(EXAMPLE))
     nb = nbformat.read(str(course.notebook(EXAMPLE)), as_version=4)

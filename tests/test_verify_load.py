@@ -1,7 +1,7 @@
-"""What the verifier's child loads (autograder/verify/notebooks.py ``learner_cells`` and
-``Child.start``): the notebook's own experiments are skipped, the learner's helpers are not,
-and a cell that kills the process at load leaves the cells before it loaded, as the kernel
-had them when it died there.
+"""What the verifier's child runs (autograder/verify/notebooks.py ``cells_to_run`` and
+``replay.record``): the notebook's own experiments are skipped, the learner's helpers are
+not, and a cell that kills the process leaves the cells before it loaded, as the kernel had
+them when it died there.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from test_verify import as_dict, release_with_solutions, variant
 
 from autograder import submissions, verify
 from autograder.course import REPO, Course
-from autograder.verify.notebooks import learner_cells
+from autograder.verify.notebooks import cells_to_run
 
 UNITS = "02_activation_units"
 
@@ -23,8 +23,7 @@ def units():
 
 
 def loaded(nb, p) -> list[str]:
-    cells, instructor = learner_cells(as_dict(nb), p)
-    return cells[len(instructor):]
+    return [source for kind, source, _ in cells_to_run(as_dict(nb), p) if kind == "learner"]
 
 
 def test_the_notebooks_experiments_are_skipped_unless_learner_code_reads_them(units):
@@ -74,9 +73,9 @@ def test_a_death_at_load_keeps_the_cells_before_it(units, tmp_path):
     at = next(i for i, c in enumerate(nb.cells)
               if submissions.grade_id(c) == "relu_grad_solution")
     nb.cells.insert(at, nbformat.v4.new_code_cell("import os\n\nos._exit(7)\n"))
-    verdicts, child = verify.decide(as_dict(nb), p, tmp_path)
-    assert child.truncated and "stopped" in child.truncated[0]
-    assert "relu" in child.defined and "relu_grad" not in child.defined
+    verdicts, transcript = verify.decide(as_dict(nb), p, tmp_path)
+    assert transcript.truncated and "stopped" in transcript.truncated[0]
+    assert "relu" in transcript.defined and "relu_grad" not in transcript.defined
     assert verdicts["relu_values"] == ("pass", "")
     assert verdicts["relu_grad_values"][0] == "fail"
     assert "not defined" in verdicts["relu_grad_values"][1]

@@ -1,6 +1,6 @@
 """The independent re-check of 03_swish_mish: the learner's torch classes (autograd Functions
-and nn.Modules) are re-checked through remote proxies (autograder/verify/torch_proxy.py),
-computing in the child, with the instructor's checks running in the verifier.
+and nn.Modules) are recorded in the child and replayed in the verifier
+(autograder/verify/torch_classes.py), where the instructor's checks decide.
 
 The reference for "what nbgrader decides" is the same test cells run in one process with
 the learner's real classes (``_one_process``, in a subprocess of its own so that no learner
@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 import torch
 from test_assignment_03 import RIGHT, WRONG
@@ -23,8 +22,9 @@ from test_verify import as_dict, release_with_solutions, variant
 
 from autograder import verify
 from autograder.course import REPO, Course
-from autograder.verify import torch_proxy
-from autograder.verify.wire import Unverifiable
+from autograder.verify import torch_classes
+from autograder.verify.notebooks import Plan
+from autograder.verify.replay import learner_exception
 
 NAME = "03_swish_mish"
 
@@ -56,19 +56,19 @@ _ONE_PROCESS = r"""
 import json, sys
 from pathlib import Path
 from autograder import verify
-from autograder.verify.child import python_source, _ShellStub
-from autograder.verify.decide import run_test_cell
-from autograder.verify.notebooks import learner_cells
+from autograder.verify.child import python_source, ShellStub
+from autograder.verify.replay import run_test_cell
 p = verify.plan(Path(sys.argv[1]))
-cells, _ = learner_cells(json.loads(Path(sys.argv[2]).read_text()), p)
-ns = {"__name__": "__main__", "get_ipython": _ShellStub}
-for source in cells:
+ns, out = {"__name__": "__main__", "get_ipython": ShellStub}, {}
+for kind, source, gid in verify.cells_to_run(json.loads(Path(sys.argv[2]).read_text()), p):
+    if kind == "test":
+        out[gid] = run_test_cell(source, dict(ns), p.learner_names)[0]
+        continue
     try:
         exec(compile(python_source(source), "<cell>", "exec"), ns)
     except Exception:
         pass
-print(json.dumps({g: run_test_cell(s, dict(ns), p.learner_names)[0]
-                  for g, (s, _) in p.tests.items()}))
+print(json.dumps(out))
 """
 
 
@@ -88,35 +88,37 @@ def _statuses(proc: subprocess.Popen) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------------------
-# Fast: the proxies' pieces
+# Fast: the replay's pieces
 
 
-def test_saved_placeholders_have_the_learners_shapes_and_bytes_without_memory():
+def test_saved_stand_ins_have_the_learners_shapes_and_bytes_without_memory():
     x = torch.zeros(5, dtype=torch.float64)
+    out = torch.ones(5, dtype=torch.float64)
     entries = [{"input": 0}, {"shape": [1000], "dtype": "float32", "same": None},
-               {"shape": [1000], "dtype": "float32", "same": 1}, {"output": True}]
-    made = torch_proxy.rebuild_saves(entries, [x], {"kind": "tensor"}, [])
-    assert made[0] is x and made[3] is None and made[2] is made[1]
+               {"output": True}, {"none": True}]
+    made = [torch_classes.saved_stand_in(e, (x,), out) for e in entries]
+    assert made[0] is x and made[2] is out and made[3] is None
     assert made[1].shape == (1000,) and made[1].dtype == torch.float32
     assert made[1].untyped_storage().nbytes() == 4  # one element, expanded
 
 
-def test_what_the_pipe_cannot_carry_is_unverifiable():
-    with pytest.raises(Unverifiable):
-        torch_proxy.pack(torch.zeros(2, dtype=torch.bfloat16), [], [])
-    with pytest.raises(Unverifiable):
-        torch_proxy.pack([torch.zeros(2)], [], [])  # autograd ignores a tensor in a list
-    inputs: list = []
-    tree = torch_proxy.pack(torch.zeros((), dtype=torch.float64), [], inputs)
-    assert tree["i"] == 0 and len(inputs) == 1
+def test_what_the_transcript_cannot_carry_is_unverifiable():
+    with pytest.raises(verify.Unverifiable):
+        verify.digest(torch.zeros(2, dtype=torch.bfloat16))
+    tree = verify.encode(torch.zeros(2, dtype=torch.bfloat16), [])
+    assert tree == {"t": "obj", "v": "obj:Tensor"}  # a learner's result: a stand-in
+    blobs: list[bytes] = []
+    back = verify.decode(verify.encode(torch.ones(3, dtype=torch.float64,
+                                                  requires_grad=True), blobs), blobs)
+    assert back.dtype == torch.float64 and back.requires_grad
 
 
 def test_learner_exceptions_keep_builtin_types_only():
-    assert type(torch_proxy.exception_of("RuntimeError", "x")) is RuntimeError
-    assert type(torch_proxy.exception_of("NotImplementedError", "")) is NotImplementedError
-    exit_ = torch_proxy.exception_of("SystemExit", "bye")  # never stops the verifier
+    assert type(learner_exception("RuntimeError", "x")) is RuntimeError
+    assert type(learner_exception("NotImplementedError", "")) is NotImplementedError
+    exit_ = learner_exception("SystemExit", "bye")  # never stops the verifier
     assert isinstance(exit_, Exception) and type(exit_).__name__ == "SystemExit"
-    odd = torch_proxy.exception_of("UnicodeDecodeError", "m")  # needs 5 arguments: a stand-in
+    odd = learner_exception("UnicodeDecodeError", "m")  # needs 5 arguments: a stand-in
     assert isinstance(odd, Exception) and str(odd) == "m"
 
 
@@ -211,7 +213,7 @@ def test_cheats_that_disarm_the_checks_are_decided_as_without_them(plan03, compl
 
 @pytest.mark.slow
 def test_a_hanging_forward_fails_its_cells_only(plan03, complete03, monkeypatch, tmp_path):
-    monkeypatch.setattr(verify.handle, "CALL_TIMEOUT_S", 3.0)
+    monkeypatch.setenv("ACTIVATION_UNITS_CELL_TIMEOUT", "15")
     source = next(c.source for c in complete03.cells
                   if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
                   == "mish_function_solution")
@@ -227,44 +229,53 @@ def test_a_hanging_forward_fails_its_cells_only(plan03, complete03, monkeypatch,
         g: ("pass", "") for g in plan03.tests if g != "mish_function_saved"}
 
 
-@pytest.mark.slow
-def test_proxies_behave_like_torch_classes(plan03, complete03, tmp_path):
-    """What the checks rely on: issubclass/isinstance, gradcheck, .grad, .double(), an
-    optimizer step, parameters shared by identity, and an unknown attribute left alone."""
-    from autograder.verify.handle import Child
-    from autograder.verify.notebooks import learner_cells
+#: Test cells that use the learner's classes as the checks do, and more; each runs in the
+#: child with the learner's classes and here with the replayed ones.
+BEHAVIOUR = {
+    "function": (
+        "x = torch.linspace(-3, 3, 7, dtype=torch.float64, requires_grad=True)\n"
+        "b = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)\n"
+        "assert issubclass(SwishFunction, torch.autograd.Function)\n"
+        "assert torch.autograd.gradcheck(SwishFunction.apply, (x, b))\n"),
+    "double_backward": (
+        "x = torch.linspace(-3, 3, 7, dtype=torch.float64, requires_grad=True)\n"
+        "b = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)\n"
+        "torch.autograd.grad(SwishFunction.apply(x, b).sum(), x, create_graph=True)\n"),
+    "module": (
+        "x = torch.linspace(-3, 3, 7, dtype=torch.float64, requires_grad=True)\n"
+        "prelu = PReLU()\n"
+        "assert isinstance(prelu, torch.nn.Module)\n"
+        "assert [n for n, _ in prelu.named_parameters()] == ['weight']\n"
+        "prelu.double()\n"
+        "opt = torch.optim.SGD(prelu.parameters(), lr=0.1)\n"
+        "prelu(x).sum().backward()\n"
+        "expected = float(x.detach()[x.detach() < 0].sum())\n"
+        "assert abs(float(prelu.weight.grad) - expected) < 1e-12\n"
+        "opt.step()\n"
+        "assert abs(float(prelu.weight.detach()) - (0.25 - 0.1 * expected)) < 1e-12\n"
+        "y = prelu(x.detach())  # the stepped slope is the one in use\n"
+        "assert abs(float(y[0].detach()) - float(prelu.weight.detach()) * -3.0) < 1e-12\n"
+        "assert PReLU().weight is not prelu.weight\n"
+        "learnable = Swish(beta=0.5, learnable=True)\n"
+        "assert [float(p.detach()) for p in learnable.parameters()] == [0.5]\n"),
+    "attribute": "Swish(beta=0.5, learnable=True).learnable\n",
+}
 
-    cells, instructor = learner_cells(as_dict(complete03), plan03)
-    child = Child(cells, plan03.learner_names, tmp_path, instructor)
-    child.torch = True  # as decide() sets it for a plan with classes
-    try:
-        child.start()
-        ns: dict = {}
-        torch_proxy.install(child, plan03.classes, ns)
-        swish_fn, prelu_cls, swish_cls = ns["SwishFunction"], ns["PReLU"], ns["Swish"]
-        assert issubclass(swish_fn, torch.autograd.Function)
-        x = torch.linspace(-3, 3, 7, dtype=torch.float64, requires_grad=True)
-        b = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
-        assert torch.autograd.gradcheck(swish_fn.apply, (x, b))
-        with pytest.raises(Unverifiable):  # no graph of the gradients crosses the pipe
-            torch.autograd.grad(swish_fn.apply(x, b).sum(), x, create_graph=True)
-        prelu = prelu_cls()
-        assert isinstance(prelu, torch.nn.Module) and [n for n, _ in
-                                                       prelu.named_parameters()] == ["weight"]
-        prelu.double()
-        opt = torch.optim.SGD(prelu.parameters(), lr=0.1)
-        prelu(x).sum().backward()
-        expected = float(x.detach()[x.detach() < 0].sum())
-        assert np.isclose(float(prelu.weight.grad), expected)
-        opt.step()
-        assert np.isclose(float(prelu.weight.detach()), 0.25 - 0.1 * expected)
-        y = prelu(x.detach())  # the stepped slope is the one the child uses
-        assert np.isclose(float(y[0].detach()), float(prelu.weight.detach()) * -3.0)
-        assert prelu_cls().weight is not prelu.weight
-        learnable = swish_cls(beta=0.5, learnable=True)
-        assert [float(p.detach()) for p in learnable.parameters()] == [0.5]
-        with pytest.raises(Unverifiable):
-            learnable.learnable  # noqa: B018 (an attribute that stays in the child)
-        torch_proxy.install(child, plan03.classes, ns).release()
-    finally:
-        child.stop()
+
+@pytest.mark.slow
+def test_replayed_classes_behave_like_torch_classes(plan03, complete03, tmp_path):
+    """What the checks rely on: issubclass/isinstance, gradcheck, .grad, .double(), an
+    optimizer step, parameters by identity; a double backward and an attribute that is not
+    a parameter are not replayed (the cell is not covered)."""
+    solutions = [c for c in as_dict(complete03)["cells"]
+                 if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+                 and c["metadata"]["nbgrader"].get("grade_id") in plan03.solutions]
+    p = Plan("mini", plan03.instructor, plan03.solutions, plan03.learner_names,
+             {g: (src, 1.0) for g, src in BEHAVIOUR.items()}, classes=plan03.classes)
+    tests = [{"cell_type": "code", "metadata": {"nbgrader": {"grade": True, "grade_id": g}},
+              "source": src} for g, src in BEHAVIOUR.items()]
+    verdicts, _ = verify.decide({"cells": solutions + tests}, p, tmp_path)
+    assert verdicts["function"] == ("pass", "") and verdicts["module"] == ("pass", ""), verdicts
+    assert verdicts["double_backward"][0] == "not covered"
+    assert verdicts["attribute"][0] == "not covered"
+    assert "learnable" in verdicts["attribute"][1]

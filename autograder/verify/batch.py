@@ -17,8 +17,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from autograder.verify.decide import CellVerdict, SubmissionReport, decide
 from autograder.verify.notebooks import Plan, plan, suspicious
+from autograder.verify.replay import CellVerdict, SubmissionReport, decide
 
 #: Suspicious lines listed in the grading notes of one submission (the report has them all).
 MAX_SUSPICIOUS_NOTES = 5
@@ -109,8 +109,8 @@ def check_submission(course, assignment: str, student: str,
     report = SubmissionReport(student, assignment)
     # The notebook as grading ran it: an older format converted, a renamed file under its
     # name, split cells and unknown grade ids resolved, the grading metadata restored
-    # (autograder.outcomes). Its test cells hold the hidden tests, but only the learner's
-    # cells go to the child, whose directory is a copy of the submission's data files.
+    # (autograder.outcomes). The child runs its cells, with the test cells as source/ has
+    # them, in a directory that is a copy of the submission's data files.
     path = course.autograded(student, assignment) / f"{p.notebook}.ipynb"
     try:
         submitted = json.loads(path.read_text(encoding="utf-8"))
@@ -126,11 +126,11 @@ def check_submission(course, assignment: str, student: str,
         return report
     report.suspicious = suspicious(submitted)
     with _workdir(course.submitted(student, assignment)) as cwd:
-        verdicts, child = decide(submitted, p, Path(cwd))
-    report.isolation = child.isolation
+        verdicts, transcript = decide(submitted, p, Path(cwd))
+    report.isolation = transcript.isolation
     report.cells = [CellVerdict(gid, status, reason) for gid, (status, reason) in verdicts.items()]
     problem = (f"the setup cells fail in the verifier: {p.setup_error}" if p.setup_error
-               else child.env_error)
+               else transcript.env_error)
     if problem and all(c.status == "not covered" for c in report.cells):
         # The verifier's own failure (the machine, the course), never the learner's.
         report.error = f"the re-check could not run ({problem})"

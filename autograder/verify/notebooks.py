@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.verify.child import python_source
-from autograder.verify.handle import Child
 
 #: (regular expression, why it deserves a look) over the learner's code cells.
 SUSPICIOUS = [
@@ -87,7 +86,6 @@ class Plan:
     notebook: str
     instructor: list[tuple[str, str]]      # (grade id or "", source) of setup/helper cells
     solutions: list[str]                   # solution grade ids, in order
-    order: list[tuple[str, str]]           # ("instructor", source) | ("solution", grade id)
     learner_names: list[str]
     tests: dict[str, tuple[str, float]]    # grade id -> (source with hidden tests, points)
     classes: list[str] = field(default_factory=list)  # learner names defined by `class`
@@ -96,30 +94,13 @@ class Plan:
     setup_error: str | None = None         # why the setup cells fail in a child, if they do
     setup_checked: bool = False
 
-    def check_setup(self, cwd: Path) -> str:
-        """Run the setup and helper cells alone in a child, once: '' when they work.
-
-        Decided without any learner code, so that no submission can claim it."""
-        if not self.setup_checked:
-            child = Child([src for _, src in self.instructor], [], cwd,
-                          list(range(len(self.instructor))))
-            try:
-                child.start()
-            finally:
-                child.stop()
-            problems = ([child.env_error] if child.env_error else []) + child.setup_errors + (
-                [] if child.loaded else child.load_errors)
-            self.setup_error = problems[0] if problems else ""
-            self.setup_checked = True
-        return self.setup_error or ""
-
 
 def plan(source_notebook: Path) -> Plan:
     """Read ``source/<a>/<a>.ipynb``: setup and helper cells, solutions, test cells."""
     import nbformat
 
     nb = nbformat.read(str(source_notebook), as_version=4)
-    instructor, solutions, order, names, tests = [], [], [], [], {}
+    instructor, solutions, names, tests = [], [], [], {}
     experiments: set[str] = set()
     demos: set[str] = set()
     solution_sources: list[tuple[str, str]] = []
@@ -132,14 +113,12 @@ def plan(source_notebook: Path) -> Plan:
         if meta.get("solution"):
             solution_sources.append((gid, cell.source))
             solutions.append(gid)
-            order.append(("solution", gid))
             names += defined_names(cell.source)
         elif meta.get("grade"):
             tests[gid] = (cell.source, float(meta.get("points", 0) or 0))
         elif first_code or _definitions_only(cell.source):
             demos.add(cell.source.strip())
             instructor.append((gid, cell.source))
-            order.append(("instructor", cell.source))
         else:  # an experiment or demonstration: the child runs it only if the learner's
             experiments |= assigned(cell.source)  # code reads a name it binds
             demos.add(cell.source.strip())
@@ -160,12 +139,10 @@ def plan(source_notebook: Path) -> Plan:
         if kept == keep:
             break
         keep = kept
-    dropped = {instructor[k][1] for k in range(len(instructor)) if k not in keep}
     instructor = [instructor[k] for k in keep]
-    order = [(kind, v) for kind, v in order if not (kind == "instructor" and v in dropped)]
     classes = [n for _, src in solution_sources for n in defined_names(src, classes=True)]
-    return Plan(source_notebook.stem, instructor, solutions, order, names, tests,
-                classes=classes, demos=demos)
+    return Plan(source_notebook.stem, instructor, solutions, names, tests, classes=classes,
+                demos=demos)
 
 
 def _symbols(source: str) -> symtable.SymbolTable | None:
@@ -198,31 +175,40 @@ def uses(source: str, names: list[str]) -> bool:
     return False
 
 
-def learner_cells(submitted: dict, p: Plan) -> tuple[list[str], list[int]]:
-    """The cells the child runs, and which of them are the instructor's.
+def cells_to_run(submitted: dict, p: Plan) -> list[tuple[str, str, str]]:
+    """What the child runs, as (kind, source, grade id), kind "setup", "learner" or "test".
 
     First the setup and helper cells from source/ (so that no learner code can make them
-    fail), then the learner's code in the submitted notebook's order: every cell carrying
-    a solution grade id of source/ (a split cell keeps both halves) and every code cell
-    without a grade id (helpers the learner added live there). The notebook's own
-    experiments and demonstrations, unchanged, are skipped unless the learner's code reads
-    a name one of them binds: they take seconds (01's width sweep) and prove nothing, and a
-    learner function that kills the process would kill the child there."""
-    cells = [value for kind, value in p.order if kind == "instructor"]
-    instructor = list(range(len(cells)))
-    chosen: list[tuple[str, bool]] = []  # (source, an unchanged cell of the notebook's own)
+    fail), then the submitted notebook's cells in its order: every cell carrying a solution
+    grade id of source/ (a split cell keeps both halves), every code cell without a grade
+    id (helpers the learner added live there), and the test cells, as source/ has them
+    (hidden tests included). The notebook's own experiments and demonstrations, unchanged,
+    are skipped unless the learner's code reads a name one of them binds: they take seconds
+    (01's width sweep) and prove nothing, and a learner function that kills the process
+    would kill the child there."""
+    cells = [("setup", source, gid) for gid, source in p.instructor]
+    chosen: list[tuple[str, str, bool]] = []  # (source, grade id, an unchanged demo)
     for cell in submitted.get("cells", []):
         if cell.get("cell_type") != "code":
             continue
-        meta = _meta(cell)
-        added = not meta.get("grade_id")
-        if (meta.get("solution") and meta.get("grade_id") in p.solutions) or added:
-            src = cell.get("source", "")
-            src = "".join(src) if isinstance(src, list) else src
-            chosen.append((src, added and src.strip() in p.demos))
-    reads = set().union(*(global_reads(src) for src, demo in chosen if not demo))
-    cells += [src for src, demo in chosen if not demo or assigned(src) & reads]
-    return cells, instructor
+        gid = _meta(cell).get("grade_id") or ""
+        src = cell.get("source", "")
+        src = "".join(src) if isinstance(src, list) else src
+        if gid in p.tests:
+            chosen.append(("", gid, False))
+        elif (_meta(cell).get("solution") and gid in p.solutions) or not gid:
+            chosen.append((src, "", not gid and src.strip() in p.demos))
+    reads = set().union(*(global_reads(src) for src, gid, demo in chosen
+                          if not gid and not demo))
+    seen = set()
+    for src, gid, demo in chosen:
+        if gid and gid not in seen:
+            seen.add(gid)
+            cells.append(("test", p.tests[gid][0], gid))
+        elif not gid and (not demo or assigned(src) & reads):
+            cells.append(("learner", src, ""))
+    return cells + [("test", source, gid) for gid, (source, _) in p.tests.items()
+                    if gid not in seen]
 
 
 def global_reads(source: str) -> set[str]:

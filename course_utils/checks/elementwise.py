@@ -428,28 +428,6 @@ def hidden_values(fn: Callable, name: str, seed: int = 0) -> None:
             _check_default(fn, name, spec, z, dtype, rows, values)
 
 
-@functools.lru_cache(maxsize=64)
-def _root_cached(name: str, guess: float, row: tuple[tuple[str, float], ...]) -> float:
-    params = dict(row)
-    lo, hi = guess * 1.05, guess * 0.95
-    for _ in range(20):  # 64 sections per step: an ulp after ~9 steps
-        xs = np.linspace(lo, hi, 65)
-        sign = np.sign(_ref_eval(name, xs, params))
-        change = np.flatnonzero(sign[:-1] != sign[1:])
-        if change.size == 0:
-            return guess if sign[0] == sign[-1] else float(lo)
-        k = int(change[0])
-        if xs[k + 1] <= np.nextafter(xs[k], np.inf):
-            return float(xs[k])
-        lo, hi = float(xs[k]), float(xs[k + 1])
-    return float(lo)
-
-
-def _root(name: str, guess: float, row: Row) -> float:
-    """A root of the reference ``name`` near ``guess`` (multisection in float64)."""
-    return _root_cached(name, float(guess), tuple(sorted(row.items())))
-
-
 def _hidden_edge_inputs(spec: Spec, dtype: np.dtype, row: Row) -> np.ndarray:
     info = np.finfo(dtype)
     base = extremes(dtype, spec.scale(row))
@@ -465,8 +443,8 @@ def _hidden_edge_inputs(spec: Spec, dtype: np.dtype, row: Row) -> np.ndarray:
             t0 = np.asarray(t / scale, dtype=dtype)
             points += [t0, np.nextafter(t0, dtype.type(np.inf)),
                        np.nextafter(t0, dtype.type(0)), t0 + 1, t0 - 1]
-    for guess in spec.roots(**row):
-        r = np.asarray(_root(spec.name, guess, row), dtype=dtype)
+    for root in spec.roots(**row):  # accurate to an ulp: no reference needed to find it
+        r = np.asarray(root, dtype=dtype)
         near = [r]
         for direction in (-np.inf, np.inf):
             x = r

