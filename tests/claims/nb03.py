@@ -140,8 +140,8 @@ CLAIMS = [
           lambda nb: within(spreads(nb, "He"), 0.545, 1)),
     Claim("e3d4f3b2", "LayerNorm rescues 10 layers (0.74 to 0.92, every unit)",
           lambda nb: within([deep(nb, "LayerNorm", n, 10) for n in UNITS], 0.735, 0.925)),
-    Claim("e3d4f3b2", "at 20 and 25 layers every unit is at or near chance (no seed above 0.25)",
-          lambda nb: [within(deep(nb, "LayerNorm", n, k), 0.05, 0.25, f"{n}, {k}")
+    Claim("e3d4f3b2", "at 20 and 25 layers no unit learns much (no seed above 0.3)",
+          lambda nb: [within(deep(nb, "LayerNorm", n, k), 0.05, 0.3, f"{n}, {k}")
                       for n in UNITS for k in (20, 25)]),
     Claim("e3d4f3b2", "more spread than the default start (0.06 to 0.37), but less than He",
           lambda nb: (within(spreads(nb, "LayerNorm"), 0.055, 0.375),
@@ -199,5 +199,5 @@ CLAIMS = [
                             > deep(nb, "He", "ReLU", k).mean(), f"{k} layers") for k in (20, 25)]),
     Claim("eb9aa4ab", "LayerNorm alone rescues 10 layers, not 20",
           lambda nb: ([within(deep(nb, "LayerNorm", n, 10), 0.735, 1, n) for n in UNITS],
-                      [within(deep(nb, "LayerNorm", n, 20), 0, 0.25, n) for n in UNITS])),
+                      [within(deep(nb, "LayerNorm", n, 20), 0, 0.3, n) for n in UNITS])),
 ]
