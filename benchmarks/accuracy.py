@@ -31,10 +31,12 @@ import torch.nn.functional as F  # noqa: E402
 
 import course_utils.reference as R  # noqa: E402
 from benchmarks import ulp  # noqa: E402
+from course_utils.reference.elu import SELU_ALPHA, SELU_LAMBDA  # noqa: E402
 
 TARGET_ULP = 4.0
 TARGET_EPS = 4.0
-KINKS = {"relu_grad", "leaky_relu_grad", "prelu_grad"}  # torch uses 0 / a at z = 0
+#: torch takes the left side at z = 0 (0, a, alpha, lambda alpha); the note the right side
+KINKS = {"relu_grad", "leaky_relu_grad", "prelu_grad", "elu_grad", "selu_grad"}
 
 
 # --------------------------------------------------------------------------------------
@@ -66,15 +68,19 @@ def torch_equivalent(name: str, z: np.ndarray, **p) -> np.ndarray | None:
     def swish(t):
         return F.silu(t) if beta == 1.0 else t * torch.sigmoid(beta * t)
 
+    alpha = p.get("alpha", 1.0)
     forward = {
         "sigmoid": torch.sigmoid, "stable_sigmoid": torch.sigmoid, "relu": F.relu,
         "leaky_relu": lambda t: F.leaky_relu(t, a), "prelu": prelu, "swish": swish,
         "mish": F.mish, "softplus": F.softplus, "log_sigmoid": F.logsigmoid,
+        "gelu": F.gelu, "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
+        "elu": lambda t: F.elu(t, alpha), "selu": F.selu,
     }
     grads = {
         "sigmoid_grad": torch.sigmoid, "relu_grad": F.relu,
         "leaky_relu_grad": lambda t: F.leaky_relu(t, a), "prelu_grad": prelu,
-        "swish_grad": swish, "mish_grad": F.mish,
+        "swish_grad": swish, "mish_grad": F.mish, "gelu_grad": F.gelu,
+        "elu_grad": lambda t: F.elu(t, alpha), "selu_grad": F.selu,
     }
     with torch.no_grad():
         if name in forward:
@@ -90,8 +96,15 @@ def naive(name: str, z: np.ndarray, **p) -> np.ndarray | None:
     """The textbook formula, in z's dtype, with NumPy's warnings silenced."""
     a = z.dtype.type(p.get("a", 0.01))
     beta = z.dtype.type(p.get("beta", 1.0))
+    alpha = z.dtype.type(p.get("alpha", 1.0))
     one, zero = z.dtype.type(1), z.dtype.type(0)
+    lam, alpha_s = z.dtype.type(SELU_LAMBDA), z.dtype.type(SELU_ALPHA)
     with np.errstate(all="ignore"):
+        from scipy.special import erf
+
+        cdf = (one + erf(z / np.sqrt(z.dtype.type(2)))) / z.dtype.type(2)
+        pdf = np.exp(-z * z / z.dtype.type(2)) / np.sqrt(z.dtype.type(2 * np.pi))
+        u = np.sqrt(z.dtype.type(2 / np.pi)) * (z + z.dtype.type(0.044715) * z**3)
         s = one / (one + np.exp(-z))
         sb = one / (one + np.exp(-beta * z))
         tsp = np.tanh(np.log(one + np.exp(z)))
@@ -106,6 +119,12 @@ def naive(name: str, z: np.ndarray, **p) -> np.ndarray | None:
             "mish": z * tsp, "mish_delta": delta,
             "mish_grad": delta * z * s + (z * tsp) / z,
             "softplus": np.log(one + np.exp(z)), "log_sigmoid": np.log(s),
+            "gelu": z * cdf, "gelu_grad": cdf + z * pdf,
+            "gelu_tanh": z * (one + np.tanh(u)) / z.dtype.type(2),
+            "elu": np.where(z > 0, z, alpha * (np.exp(z) - one)),
+            "elu_grad": np.where(z >= 0, one, alpha * np.exp(z)),
+            "selu": lam * np.where(z > 0, z, alpha_s * (np.exp(z) - one)),
+            "selu_grad": np.where(z >= 0, lam, lam * alpha_s * np.exp(z)),
         }
         return table.get(name)
 

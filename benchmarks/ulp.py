@@ -71,7 +71,8 @@ def error_in_ulps(y, hi, lo=None) -> np.ndarray:
     """|y - truth| in ULPs of the truth, where truth = hi + lo (float64 double-double).
 
     ``y`` is float32 or float64. Where the truth is +-inf or nan, 0 if y equals it
-    (nan matches nan) and inf otherwise; ``lo`` defaults to 0 (enough for float32).
+    (nan matches nan; a truth beyond the dtype's range matches the infinity it rounds to)
+    and inf otherwise; ``lo`` defaults to 0 (enough for float32).
     """
     y = np.asarray(y)
     dtype = y.dtype
@@ -85,7 +86,8 @@ def error_in_ulps(y, hi, lo=None) -> np.ndarray:
     ll = np.where(special, 0.0, lo)
     with np.errstate(over="ignore"):
         err = np.abs((yy - hh) - ll) / ulp_of(hh, dtype)
-    same = (y.astype(np.float64) == hi) | (np.isnan(y) & np.isnan(hi))
+    same = ((y.astype(np.float64) == hi) | (np.isnan(y) & np.isnan(hi))
+            | (np.isinf(y) & (y == t_rounded)))  # beyond the dtype's range: inf is exact
     return np.where(special, np.where(same, 0.0, np.inf), err)
 
 
@@ -130,6 +132,40 @@ def _kink(z, a):
     return z if z >= 0 else a * z
 
 
+#: SELU's constants as the paper gives them (Klambauer et al. 2017), read at the working
+#: precision when used.
+SELU_ALPHA = "1.6732632423543772848170429916717"
+SELU_LAMBDA = "1.0507009873554804934193349852946"
+
+
+def _gelu(z):
+    if abs(z) > 45:  # beyond, z Phi(z) rounds to z or to 0 (and mpmath's erfc overflows)
+        return z if z > 0 else mp.mpf(0)
+    return z * mp.ncdf(z)
+
+
+def _gelu_grad(z):
+    if abs(z) > 45:
+        return mp.mpf(1 if z > 0 else 0)
+    return mp.ncdf(z) + z * mp.npdf(z)
+
+
+def _gelu_tanh(z):
+    # (1 + tanh(u)) / 2 = 1 / (1 + e^(-2u)): the same number, without the cancellation
+    u = mp.sqrt(2 / mp.pi) * (z + mp.mpf("0.044715") * z**3)
+    return z / (1 + mp.exp(-2 * u))
+
+
+def _elu(z, alpha, scale=1):
+    alpha, scale = mp.mpf(alpha), mp.mpf(scale)
+    return scale * (z if z > 0 else alpha * mp.expm1(z))
+
+
+def _elu_grad(z, alpha, scale=1):
+    alpha, scale = mp.mpf(alpha), mp.mpf(scale)
+    return scale * (mp.mpf(1) if z >= 0 else alpha * mp.exp(z))
+
+
 #: name -> f(z, **params) on mpf numbers; the definitions of the note, evaluated so that
 #: 50 digits survive (sech directly rather than 1 - tanh**2, log1p, 1 - s as s(-x)).
 TRUTH: dict[str, Callable] = {
@@ -149,11 +185,19 @@ TRUTH: dict[str, Callable] = {
     "mish_delta": _mish_delta,
     "softplus": _sp,
     "log_sigmoid": lambda z: -_sp(-z),
+    "gelu": _gelu,
+    "gelu_grad": _gelu_grad,
+    "gelu_tanh": _gelu_tanh,
+    "elu": lambda z, alpha=1.0: _elu(z, alpha),
+    "elu_grad": lambda z, alpha=1.0: _elu_grad(z, alpha),
+    "selu": lambda z: _elu(z, SELU_ALPHA, SELU_LAMBDA),
+    "selu_grad": lambda z: _elu_grad(z, SELU_ALPHA, SELU_LAMBDA),
 }
 TRUTH["stable_sigmoid"] = TRUTH["sigmoid"]
 
 #: Interior roots of the derivatives, at beta = 1 (swish's root scales as 1/beta).
-ROOTS = {"swish_grad": -1.2784645427610738, "mish_grad": -1.1924312145154952}
+ROOTS = {"swish_grad": -1.2784645427610738, "mish_grad": -1.1924312145154952,
+         "gelu_grad": -0.7517915246935645}
 
 
 #: Half-width of the window around a derivative's root (in beta * z) inside which the bar
@@ -198,6 +242,15 @@ CASES: list[tuple[str, dict]] = [
     ("stable_sigmoid", {}),
     ("softplus", {}),
     ("log_sigmoid", {}),
+    ("gelu", {}),
+    ("gelu_grad", {}),
+    ("gelu_tanh", {}),
+    ("elu", {}),
+    ("elu", {"alpha": 0.5}),
+    ("elu_grad", {}),
+    ("elu_grad", {"alpha": 0.5}),
+    ("selu", {}),
+    ("selu_grad", {}),
 ]
 
 
@@ -256,8 +309,8 @@ def grid(dtype, n_log: int = 1200, n_lin: int = 1600, seed: int = 0) -> np.ndarr
     lin = np.concatenate([np.linspace(-50, 50, n_lin // 2 + 1),
                           rng.uniform(-50, 50, n_lin - n_lin // 2 - 1)])
     edges = [0.0, tiny_sub, float(fi.smallest_normal), float(fi.max), 1.0, 1e-8, 0.5]
-    for t in (20.0, 36.7, 37.5, 88.7, 89.5, 103.9, 104.5, 709.8, 710.5, 745.1, 746.0,
-              1e4, 1e30):
+    for t in (3.0, 20.0, 36.7, 37.5, 38.5, 88.7, 89.5, 103.9, 104.5, 709.8, 710.5, 745.1,
+              746.0, 1e4, 1e30):
         edges += list(t + np.linspace(-1.0, 1.0, 9))
     for r in ROOTS.values():
         edges += list(r + np.linspace(-0.01, 0.01, 21))

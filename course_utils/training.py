@@ -20,6 +20,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["INITS", "Run", "make_mlp", "learned_parameters", "train", "run_grid", "summarize",
-           "input_spread", "spread_at_init"]
+           "input_spread", "spread_at_init", "one_thread"]
 
 ActivationFactory = Callable[[], nn.Module]
 
@@ -40,6 +41,7 @@ INITS: dict[str, Callable[[torch.Tensor], object] | None] = {
     "default": None,
     "He": lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),   # Var = 2 / n_in
     "Xavier": nn.init.xavier_normal_,                                   # Var = 2 / (n_in + n_out)
+    "LeCun": lambda w: nn.init.kaiming_normal_(w, nonlinearity="linear"),  # Var = 1 / n_in
 }
 
 
@@ -71,6 +73,18 @@ class Run:
     @property
     def final_accuracy(self) -> float:
         return float(self.test_accuracy[-1])
+
+
+@contextmanager
+def one_thread():
+    """torch on one thread inside the block: small networks train faster so, and a busy
+    second core does not slow them down (05's experiments)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def make_mlp(n_in: int, n_out: int, *, width: int, depth: int,

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 from nbsession import message_items
-from scipy.special import expit
+from scipy.special import erfc, expit, ndtr
 
 import course_utils.reference as ref
 from course_utils import checks as E
@@ -202,6 +202,56 @@ def log_sigmoid_log1p(z):
     return np.minimum(z, 0) - np.log1p(np.exp(-np.abs(z)))
 
 
+def gelu_erfc(z):
+    z = np.asarray(z)
+    phi = 0.5 * erfc(-z / 2**0.5)
+    return np.where(phi == 0, 0.0, z) * phi
+
+
+def gelu_ndtr(z):
+    z = np.asarray(z)
+    phi = ndtr(z)
+    return np.where(phi == 0, 0.0, z) * phi
+
+
+def gelu_grad_clip(z):
+    z = np.asarray(z)
+    zc = np.clip(z, -40.0, 40.0)
+    return ndtr(z) + zc * np.exp(-0.5 * zc * zc) / (2 * np.pi) ** 0.5
+
+
+def gelu_tanh_sigmoid(z):
+    z = np.asarray(z)
+    zc = np.clip(z, -1e4, 1e4)
+    gate = expit(2 * (2 / np.pi) ** 0.5 * (zc + 0.044715 * zc**3))
+    return np.where(gate == 0, 0.0, z) * gate
+
+
+def elu_where(z, alpha=1.0):
+    z = np.asarray(z)
+    return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))
+
+
+def elu_split(z, alpha=1.0):
+    return np.maximum(z, 0) + alpha * np.expm1(np.minimum(z, 0))
+
+
+def elu_grad_where(z, alpha=1.0):
+    z = np.asarray(z)
+    return np.where(z >= 0, 1.0, alpha * np.exp(np.minimum(z, 0)))
+
+
+SELU_LAMBDA, SELU_ALPHA = 1.0507009873554804934, 1.6732632423543772848
+
+
+def selu_where(z):
+    return SELU_LAMBDA * elu_where(z, SELU_ALPHA)
+
+
+def selu_grad_where(z):
+    return SELU_LAMBDA * elu_grad_where(z, SELU_ALPHA)
+
+
 CORRECT = {
     "sigmoid": [sigmoid_logaddexp, sigmoid_masked, expit, sigmoid_tanh],
     "sigmoid_grad": [sigmoid_grad_product, sigmoid_grad_exp],
@@ -220,10 +270,17 @@ CORRECT = {
     "stable_sigmoid": [sigmoid_logaddexp, sigmoid_masked, expit],
     "softplus": [lambda z: np.logaddexp(0, z), softplus_log1p],
     "log_sigmoid": [log_sigmoid_logaddexp, log_sigmoid_log1p],
+    "gelu": [gelu_erfc, gelu_ndtr],
+    "gelu_grad": [gelu_grad_clip],
+    "gelu_tanh": [gelu_tanh_sigmoid],
+    "elu": [elu_where, elu_split],
+    "elu_grad": [elu_grad_where],
+    "selu": [selu_where],
+    "selu_grad": [selu_grad_where],
 }
 FORWARDS = {"sigmoid": expit, "relu": lambda z: np.maximum(z, 0), "leaky_relu": leaky_relu_where,
             "prelu": lambda z, a: leaky_relu_where(z, a), "swish": swish_masked_inf,
-            "mish": mish_logaddexp}
+            "mish": mish_logaddexp, "gelu": gelu_erfc, "elu": elu_where, "selu": selu_where}
 
 
 # ---------------------------------------------------------------------------------------
@@ -239,7 +296,7 @@ def passed_quietly(captured) -> None:
 def test_every_name_has_a_spec_and_correct_formulations():
     assert set(CORRECT) == set(NAMES)
     assert set(DERIVATIVES) == {"sigmoid_grad", "relu_grad", "leaky_relu_grad", "prelu_grad",
-                                "swish_grad", "mish_grad"}
+                                "swish_grad", "mish_grad", "gelu_grad", "elu_grad", "selu_grad"}
 
 
 @pytest.mark.parametrize("name", NAMES)

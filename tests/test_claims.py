@@ -13,11 +13,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from claims import nb01, nb02, nb03, nb04, normalised
+from claims import nb01, nb02, nb03, nb04, nb05, normalised
 from nbsession import NotebookSession
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = [nb01, nb02, nb03, nb04]
+MODULES = [nb01, nb02, nb03, nb04, nb05]
 CASES = [(module, claim) for module in MODULES for claim in module.CLAIMS]
 
 

@@ -191,6 +191,26 @@ def test_the_child_reproduces_mutation_warnings_and_returned_inputs(units_plan, 
     assert verdicts["sigmoid_grad_values"][0] == "pass"
 
 
+@pytest.mark.slow
+def test_05_complete_and_its_other_correct_formulations_pass_the_re_check(tmp_path):
+    """Every test cell of 05 is re-checked; the complete notebook, and one with every
+    correct alternative of the catalogue (tests/test_assignment_05.py), pass them all."""
+    from test_assignment_05 import RIGHT
+
+    name = "05_beyond_the_note"
+    p = verify.plan(Course(REPO).notebook(name))
+    complete = release_with_solutions(name)
+    alternatives = {}
+    for fn, code in RIGHT:
+        alternatives.setdefault(f"{fn}_solution", code)
+    alternatives["selu_solution"] = ("SELU_LAMBDA = 1.0507009873554804934193349852946\n"
+                                     "SELU_ALPHA = 1.6732632423543772848170429916717\n"
+                                     + alternatives["selu_solution"])
+    for nb in (complete, variant(complete, alternatives)):
+        verdicts, _ = verify.decide(as_dict(nb), p, tmp_path)
+        assert verdicts == {g: ("pass", "") for g in p.tests}, verdicts
+
+
 def release_with_solutions(assignment: str):
     """The committed release with every solution filled in (the demo's "complete")."""
     return submissions.build(Course(REPO), assignment, "complete")

@@ -10,9 +10,56 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from course_utils.checks.engine import fmt
-from course_utils.checks.specs import Spec
+from course_utils.checks.specs import SELU_LAMBDA, Spec
+from course_utils.units import sigmoid
 
 Row = Mapping[str, float]
+
+
+def _erf(z):
+    from scipy.special import erf  # scipy: only where a 05 mistake is being diagnosed
+
+    return erf(z)
+
+
+def _cdf(z):
+    return 0.5 * (1 + _erf(z / np.sqrt(2.0)))
+
+
+def _tanh_form(z, cubic=0.044715):
+    return 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi) * (z + cubic * z**3)))
+
+
+#: name -> f(z, **params) -> [(values of a typical wrong formula, the hint for it)]: the
+#: mistakes of 05 whose values give them away (02's and 04's are told apart by the general
+#: rules below).
+MISTAKES = {
+    "gelu": lambda z: [
+        (z * sigmoid(1.702 * z), "these are z sigmoid(1.702 z), GELU's sigmoid "
+         "approximation (within 0.02 of it): the exact GELU is z Phi(z), with the normal "
+         "CDF Phi written with erf."),
+        (_tanh_form(z), "these are the tanh approximation's values (gelu_tanh, within 5e-4): "
+         "the exact GELU uses erf."),
+        (0.5 * z * (1 + _erf(z)), "erf's argument is z / sqrt 2: Phi(z) = (1 + erf(z / "
+         "sqrt 2)) / 2.")],
+    "gelu_grad": lambda z: [
+        (_cdf(z), "that is Phi(z) alone: gelu = z Phi(z) is a product, and the product rule "
+         "adds a second term."),
+        (_cdf(z) + np.exp(-z**2 / 2) / np.sqrt(2 * np.pi), "the second term of the product "
+         "rule is z times phi(z), not phi(z) alone.")],
+    "gelu_tanh": lambda z: [
+        (z * _cdf(z), "these are the exact GELU's values: gelu_tanh is the tanh form."),
+        (_tanh_form(z, 0.0), "the cubic term 0.044715 z**3 inside the tanh is missing.")],
+    "elu": lambda z, alpha=1.0: [
+        (np.where(z > 0, z, alpha * (np.exp(z) - 1)), "near 0, exp(z) - 1 loses its digits to "
+         "rounding (e^z is 1 - tiny): NumPy has a function that computes e^z - 1 exactly.")],
+    "selu": lambda z: [
+        (np.where(z > 0, z, 1.6732632423543772 * np.expm1(z)), "lambda scales both branches: "
+         "without it SELU is just ELU with the paper's alpha."),
+        (SELU_LAMBDA * np.where(z > 0, z, 1.6732632423543772 * (np.exp(z) - 1)), "near 0, "
+         "exp(z) - 1 loses its digits to rounding: NumPy has a function that computes "
+         "e^z - 1 exactly.")],
+}
 
 
 def params_text(row: Row) -> str:
@@ -50,6 +97,12 @@ def diagnose(spec: Spec, name: str, z: np.ndarray, row: Row, got: np.ndarray,
                         "and the note assigns it the value of one side. Which side, > or >=?")
             return (f"wrong only at z = 0: {name}(0) is the limit as z -> 0 (a division by z "
                     "there?).")
+        with np.errstate(all="ignore"):
+            candidates = MISTAKES.get(spec.name, lambda z, **p: [])(z, **row)
+        for values, text in candidates:
+            if np.allclose(gw, np.asarray(values, dtype=np.float64)[wrong], rtol=1e-6,
+                           atol=1e-300, equal_nan=True):
+                return text
         for other, values in others:
             if np.allclose(gw, values[wrong], rtol=1e-9, atol=1e-300, equal_nan=True):
                 changed = [k for k in row if row[k] != other.get(k)]

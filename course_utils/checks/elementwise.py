@@ -30,7 +30,6 @@ import numpy as np
 from course_utils import fixtures
 from course_utils.checks.diagnose import default_hint, diagnose, params_text
 from course_utils.checks.engine import (
-    RTOL,
     as_result_array,
     call,
     compare,
@@ -151,7 +150,7 @@ def _compare(spec: Spec, name: str, z: np.ndarray, row: Row, got: np.ndarray,
              shown_row: Row | None = None) -> None:
     """Compare with the spec's tolerance for ``dtype``; diagnose the first mismatch."""
     __tracebackhide__ = True
-    rtol, atol = RTOL[np.dtype(dtype)], spec.atol[np.dtype(dtype)]
+    rtol, atol = spec.tolerance(dtype)
     wrong = mismatches(expected, got, rtol, atol)
     if not wrong.any():
         tally(wrong.size, rtol)
@@ -171,7 +170,7 @@ def _check_default(fn: Callable, name: str, spec: Spec, z: np.ndarray, dtype: np
         return
     got = evaluate(fn, name, z, {})
     expected = values[[dict(r) for r in rows].index(defaults)]
-    rtol, atol = RTOL[np.dtype(dtype)], spec.atol[np.dtype(dtype)]
+    rtol, atol = spec.tolerance(dtype)
     if mismatches(expected, got, rtol, atol).any():
         _compare(spec, name, z, {}, got, expected, dtype,
                  hint=default_hint(spec, got, rows, values))

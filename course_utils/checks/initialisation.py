@@ -1,4 +1,4 @@
-r"""Checks of 04_numerical_stability's initialisers (``xavier_normal``, ``he_normal``:
+r"""Checks of the initialisers (04's ``xavier_normal``, ``he_normal``, 05's ``lecun_normal``:
 sample statistics within 6 standard errors, every draw from ``rng``) and of
 ``layer_gradient_norms`` (fixtures computed once with the reference, the calls it makes to
 ``init``; hidden: the reference on random depths, widths and inits)."""
@@ -26,6 +26,7 @@ __all__ = [
     "check_init_statistics",
     "check_init_rng",
     "hidden_init",
+    "hidden_init_rng",
     "check_layer_gradient_norms",
     "check_layer_gradient_norms_params",
     "hidden_layer_gradient_norms",
@@ -59,6 +60,7 @@ NORM_FIXTURES = {
 _INIT_VARIANCE = {
     "xavier_normal": (lambda fan_in, fan_out: 2.0 / (fan_in + fan_out), "2 / (fan_in + fan_out)"),
     "he_normal": (lambda fan_in, fan_out: 2.0 / fan_in, "2 / fan_in"),
+    "lecun_normal": (lambda fan_in, fan_out: 1.0 / fan_in, "1 / fan_in"),
 }
 #: Standard errors a correct sampler stays within (a 1-in-10^8 event per statistic).
 _K = 6.0
@@ -133,9 +135,10 @@ def _statistics(name, samples, variance, formula, where, fans=None):
 def check_init_statistics(fn: Callable, name: str) -> None:
     """``fn(fan_in, fan_out, rng)`` draws W (fan_out, fan_in) ~ N(0, variance) entrywise.
 
-    ``name`` is "xavier_normal" (variance 2 / (fan_in + fan_out)) or "he_normal"
-    (variance 2 / fan_in). Sample mean, variance and kurtosis must lie within 6 standard
-    errors, which a correct sampler meets for any seed (fixed here: seed 2024).
+    ``name`` is "xavier_normal" (variance 2 / (fan_in + fan_out)), "he_normal"
+    (variance 2 / fan_in) or "lecun_normal" (1 / fan_in). Sample mean, variance and
+    kurtosis must lie within 6 standard errors, which a correct sampler meets for any seed
+    (fixed here: seed 2024).
     """
     __tracebackhide__ = True
     variance_of, formula = _init_name(name)
@@ -183,6 +186,27 @@ def hidden_init(fn: Callable, name: str, seed: int = 0) -> None:
                                                           times=3000)])
         _statistics(name, pooled, variance_of(fan_in, fan_out), formula,
                     describe_inputs({"fan_in": fan_in, "fan_out": fan_out}) + " (3000 draws)")
+
+
+def hidden_init_rng(fn: Callable, name: str, seed: int = 0) -> None:
+    """More shapes (thin, wide, 1 x 1): the shape, float64, the same draws for the same
+    seed, new draws from the same generator, every draw from ``rng``."""
+    __tracebackhide__ = True
+    _init_name(name)
+    shapes = np.random.default_rng(seed).integers(1, 40, size=(6, 2))
+    for fan_in, fan_out in [(1, 1), (1, 300), (300, 1), *(tuple(int(v) for v in s)
+                                                           for s in shapes)]:
+        where = describe_inputs({"fan_in": fan_in, "fan_out": fan_out})
+        rng = np.random.default_rng(seed + fan_in * 1000 + fan_out)
+        first, again = _draw(fn, name, fan_in, fan_out, rng, times=2)
+        same = _draw(fn, name, fan_in, fan_out,
+                     np.random.default_rng(seed + fan_in * 1000 + fan_out))
+        if not np.array_equal(first, same):
+            fail(name, "gave different weights for two generators with the same seed.",
+                 f"on input {where}", hint="draw from the rng argument, not from np.random.")
+        if fan_in * fan_out > 1 and np.array_equal(first, again):
+            fail(name, "gave the same weights twice from one generator.", f"on input {where}",
+                 hint="draw from the rng you are given; do not re-seed it inside.")
 
 
 # --------------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ from itertools import product
 
 import numpy as np
 
+from course_utils.checks.engine import RTOL
+
 F64, F32 = np.dtype(np.float64), np.dtype(np.float32)
 DTYPES = (F64, F32)
 
@@ -58,8 +60,16 @@ class Spec:
     atol: Mapping[np.dtype, float] = field(default_factory=lambda: dict(SMOOTH_ATOL))
     limits: Callable[..., tuple[float, float]] = lambda **p: (np.nan, np.nan)
     stable: bool = False              # a 04 stable form: naive formulas must fail
-    roots: Callable[..., tuple[float, ...]] = lambda **p: ()   # approximate, for hidden
+    roots: Callable[..., tuple[float, ...]] = lambda **p: ()   # to an ulp, for hidden
     hint: str = ""                    # fallback hint when no pattern is recognised
+    rtol: Mapping[np.dtype, float] | None = None   # None: engine.RTOL
+    points: tuple[float, ...] = ()    # added to check_values' grid (where a mistake shows)
+    gain: float = 1.0                 # how much the function magnifies z (SELU's lambda)
+
+    def tolerance(self, dtype) -> tuple[float, float]:
+        """(rtol, atol) for ``dtype``."""
+        dtype = np.dtype(dtype)
+        return (RTOL if self.rtol is None else self.rtol)[dtype], self.atol[dtype]
 
     @property
     def param_rows(self) -> list[dict[str, float]]:
@@ -76,13 +86,16 @@ class Spec:
         return {p.name: p.default for p in self.params}
 
     def scale(self, row: Mapping[str, float]) -> float:
-        """How much the parameters can magnify z (a*z, beta*z): the extremes are divided
-        by it so that no correct formula overflows in ``beta * z`` itself."""
-        return max([1.0] + [abs(v) for v in row.values()])
+        """How much the parameters (and a constant gain) can magnify z (a*z, beta*z,
+        lambda*z): the extremes are divided by it so that no correct formula overflows in
+        ``beta * z`` itself."""
+        return max([1.0, self.gain] + [abs(v) for v in row.values()])
 
     def grid(self) -> np.ndarray:
-        """The float64 grid of ``check_values``: moderate, or wide for 04's stable forms."""
-        return WIDE_GRID if self.stable else MODERATE_GRID
+        """The float64 grid of ``check_values``: moderate, or wide for 04's stable forms,
+        with the spec's own points."""
+        base = WIDE_GRID if self.stable else MODERATE_GRID
+        return np.sort(np.concatenate([base, self.points])) if self.points else base
 
     def dtype_grid(self) -> np.ndarray:
         """Twelve values (reshaped to 2-D and 3-D) for ``check_dtype_shape``."""
@@ -96,6 +109,17 @@ BETA = Param("beta", (0.0, 0.5, 1.0, 2.0, 10.0), default=1.0)
 # Roots of the derivatives that cross 0, to an ulp (the hidden checks probe around them).
 SWISH_GRAD_ROOT = -1.2784645427610738   # 1 + x (1 - sigmoid(x)) = 0, x = beta z
 MISH_GRAD_ROOT = -1.1924312145154952
+GELU_GRAD_ROOT = -0.7517915246935645    # Phi(z) + z phi(z) = 0
+#: SELU's scale and the value it saturates to, -lambda alpha (Klambauer et al. 2017).
+SELU_LAMBDA = 1.0507009873554805
+SELU_FLOOR = -1.7580993408473768
+#: float64 SELU must carry the paper's constants to full double precision: a lambda rounded
+#: to 1.0507 is off by 9e-7 relative, inside the usual 1e-6.
+PRECISE_RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-4}
+
+ALPHA_ELU = Param("alpha", (1.0, 0.5, 2.0), default=1.0)
+#: Where e^z - 1 computed as exp(z) - 1 has lost its digits (np.expm1 keeps them).
+NEAR_ZERO = (-1e-12, -1e-200)
 
 _SIGMOID_HINT = ("sigmoid(z) = 1 / (1 + e^(-z)); for large |z| only exponentiate "
                  "non-positive numbers.")
@@ -145,6 +169,29 @@ SPECS: dict[str, Spec] = {s.name: s for s in [
          hint=_STABLE_HINT),
     Spec("log_sigmoid", atol=EXACT_ATOL, stable=True, limits=lambda: (-np.inf, 0.0),
          hint=_STABLE_HINT),
+    # 05_beyond_the_note
+    Spec("gelu", limits=lambda: (0.0, np.inf),
+         hint="gelu(z) = z Phi(z), where Phi(z) = (1 + erf(z / sqrt 2)) / 2 is the standard "
+              "normal CDF."),
+    Spec("gelu_grad", forward="gelu", limits=lambda: (0.0, 1.0), roots=lambda: (GELU_GRAD_ROOT,),
+         hint="gelu is a product of z and Phi(z): the product rule gives two terms, and "
+              "Phi' is the normal density phi(z) = exp(-z**2 / 2) / sqrt(2 pi)."),
+    Spec("gelu_tanh", limits=lambda: (0.0, np.inf),
+         hint="gelu_tanh(z) = z (1 + tanh(sqrt(2/pi) (z + 0.044715 z**3))) / 2; for large "
+              "|z| the cube overflows before tanh saturates."),
+    Spec("elu", params=(ALPHA_ELU,), atol=EXACT_ATOL, limits=lambda alpha: (-alpha, np.inf),
+         points=NEAR_ZERO,
+         hint="elu(z) = z for z > 0 and alpha (e^z - 1) otherwise."),
+    Spec("elu_grad", params=(ALPHA_ELU,), forward="elu", kink=1.0, atol=EXACT_ATOL,
+         limits=lambda alpha: (0.0, 1.0),
+         hint="the slope is 1 on one side of 0 and alpha e^z on the other."),
+    Spec("selu", atol=EXACT_ATOL, rtol=PRECISE_RTOL, limits=lambda: (SELU_FLOOR, np.inf),
+         points=NEAR_ZERO, gain=SELU_LAMBDA,
+         hint="selu(z) = lambda z for z > 0 and lambda alpha (e^z - 1) otherwise, with the "
+              "paper's lambda and alpha to full double precision."),
+    Spec("selu_grad", forward="selu", kink=SELU_LAMBDA, atol=EXACT_ATOL, rtol=PRECISE_RTOL,
+         limits=lambda: (0.0, SELU_LAMBDA),
+         hint="the slope is lambda on one side of 0 and lambda alpha e^z on the other."),
 ]}
 
 NAMES = tuple(SPECS)

@@ -27,10 +27,13 @@ from course_utils.reference.backprop import (
     layer_gradient_norms,
     layer_norm_backward,
     layer_norm_forward,
+    lecun_normal,
     mlp_backward,
     mlp_forward,
     xavier_normal,
 )
+from course_utils.reference.elu import elu, elu_grad, selu, selu_grad
+from course_utils.reference.gelu import gelu, gelu_grad, gelu_tanh
 from course_utils.reference.nonlinearity import (
     collapse_linear_stack,
     fit_output_layer,
@@ -73,4 +76,13 @@ __all__ = [
     "layer_gradient_norms",
     "layer_norm_forward",
     "layer_norm_backward",
+    # 05_beyond_the_note
+    "gelu",
+    "gelu_grad",
+    "gelu_tanh",
+    "elu",
+    "elu_grad",
+    "selu",
+    "selu_grad",
+    "lecun_normal",
 ]

@@ -152,7 +152,8 @@ def _split(a):
     return hi, a - hi
 
 
-def _two_prod(a, b):
+def two_prod(a, b):
+    """``(p, e)`` with p + e == a * b exactly (Dekker; |a|, |b| < 1e300)."""
     p = a * b
     ah, al = _split(a)
     bh, bl = _split(b)
@@ -165,19 +166,34 @@ def dd_add(a, b):
 
 
 def dd_mul(a, b):
-    p, e = _two_prod(a[0], b[0])
+    p, e = two_prod(a[0], b[0])
     return _fast_two_sum(p, e + (a[0] * b[1] + a[1] * b[0]))
 
 
 def dd_div(a, b):
     q1 = a[0] / b[0]
-    p, e = _two_prod(q1, b[0])
+    p, e = two_prod(q1, b[0])
     r = ((a[0] - p) - e + a[1]) - q1 * b[1]
     return _fast_two_sum(q1, r / b[0])
 
 
 def dd(a):
     return a, np.zeros_like(a)
+
+
+def dd_exp(y):
+    """exp of a double-double ``y`` with -8 <= y <= 0, in double-double (~1e-31 relative).
+
+    exp(y) = exp(y / 16) ** 16: a Taylor series where |y / 16| <= 0.5, then four squarings.
+    """
+    r = (y[0] / 16.0, y[1] / 16.0)  # exact: a power of two
+    term, total = dd(np.ones_like(r[0])), dd(np.ones_like(r[0]))
+    for n in range(1, 27):  # 0.5**27 / 27! < 1e-40
+        term = dd_div(dd_mul(term, r), dd(np.full_like(r[0], float(n))))
+        total = dd_add(total, term)
+    for _ in range(4):
+        total = dd_mul(total, total)
+    return total
 
 
 def dd_times_exp(m, x):

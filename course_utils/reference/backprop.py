@@ -118,6 +118,24 @@ def he_normal(fan_in, fan_out, rng):
     return rng.normal(0.0, std, size=(fan_out, fan_in))
 
 
+def lecun_normal(fan_in, fan_out, rng):
+    r"""LeCun normal initialisation, for SELU layers.
+
+        W_ij ~ N(0, 1 / fan_in)
+
+    Parameters
+    ----------
+    fan_in, fan_out : int, the layer's input and output sizes.
+    rng : numpy.random.Generator, the only source of randomness.
+
+    Returns
+    -------
+    ndarray (fan_out, fan_in), float64.
+    """
+    std = np.sqrt(1.0 / fan_in)
+    return rng.normal(0.0, std, size=(fan_out, fan_in))
+
+
 def layer_gradient_norms(depth, width, sigma, sigma_grad, init, rng):
     r"""Frobenius norm of dL/dW^(l) for every layer of a freshly initialised deep MLP.
 
