@@ -95,7 +95,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="scratch course directory (default .demo/ in the course root)")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--all", action="store_true", dest="everything",
-                   help="every assignment in source/, not only 02_activation_units")
+                   help="every assignment in source/, not only 02 and 05")
+    p.add_argument("--assignment", action="append", default=None, metavar="NAME",
+                   help="grade only this assignment (repeatable)")
     _isolation_flag(p)
     return parser
 
@@ -314,7 +316,8 @@ def cmd_progress(course: Course, args) -> int:
 def cmd_demo(course: Course, args) -> int:
     from autograder import demo
 
-    failures = demo.run(course, args.workdir, args.workers, args.everything)
+    failures = demo.run(course, args.workdir, args.workers, args.everything,
+                        only=args.assignment)
     if failures:
         print(f"demo: {failures} example submission(s) could not be graded; see above.",
               file=sys.stderr)

@@ -94,6 +94,38 @@ def mish_grad(z):
 
 def numerical_derivative(f, z, h=1e-5):
     return (f(z + h) - f(z - h)) / (2 * h)
+
+from scipy.special import erfc
+
+def gelu(z):
+    z = np.asarray(z)
+    phi = 0.5 * erfc(-z / 2**0.5)
+    return np.where(phi == 0, 0.0, z) * phi
+
+def gelu_grad(z):
+    z = np.asarray(z)
+    zc = np.clip(z, -40.0, 40.0)
+    return 0.5 * erfc(-z / 2**0.5) + zc * np.exp(-0.5 * zc * zc) / (2 * np.pi) ** 0.5
+
+def gelu_tanh(z):
+    z = np.asarray(z)
+    zc = np.clip(z, -1e4, 1e4)
+    gate = 0.5 * (1 + np.tanh((2 / np.pi) ** 0.5 * (zc + 0.044715 * zc**3)))
+    return np.where(gate == 0, 0.0, z) * gate
+
+def elu(z, alpha=1.0):
+    z = np.asarray(z)
+    return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))
+
+def elu_grad(z, alpha=1.0):
+    z = np.asarray(z)
+    return np.where(z >= 0, 1.0, alpha * np.exp(np.minimum(z, 0)))
+
+def selu(z):
+    return 1.0507009873554804934 * elu(z, 1.6732632423543772848)
+
+def selu_grad(z):
+    return 1.0507009873554804934 * elu_grad(z, 1.6732632423543772848)
 """
 
 VISIBLE = """

@@ -36,7 +36,8 @@ def graded_course(tmp_path_factory):
     """A temporary course directory graded by the pipeline (the instructor demo)."""
     root = tmp_path_factory.mktemp("instructor") / "course"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACTIVATION_UNITS_")}
-    done = subprocess.run([sys.executable, "-m", "autograder", "demo", "--workdir", str(root)],
+    done = subprocess.run([sys.executable, "-m", "autograder", "demo", "--workdir", str(root),
+                           "--assignment", "02_activation_units"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     # nbgrader's exchange (release/collect) is not used here; an existing one keeps the
