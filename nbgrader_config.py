@@ -146,6 +146,8 @@ c.HTMLExporter.extra_template_basedirs = [
     os.path.join(os.path.dirname(autograder.__file__), "templates"),
     os.path.join(os.path.dirname(_formgrader.__file__), "templates"),
 ]
+# (autograder/templates/formgrade/mathjax.html.j2 makes the grading page load MathJax from
+# the server, jupyter-server-mathjax, instead of a CDN: offline campuses see typeset math.)
 
 # --- Collecting from an LMS download (nbgrader zip_collect) ----------------------------
 # Default file naming: <student_id>_<notebook>.ipynb, or <student_id>/<notebook>.ipynb,

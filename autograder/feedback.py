@@ -122,10 +122,12 @@ class GetGradesAndStatus(GetGrades):
         if cell.cell_type == "markdown" and meta.get("solution"):
             grade = self.gradebook.find_grade(meta["grade_id"], self.notebook_id,
                                               self.assignment_id, self.student_id)
+            if grade.manual_score is not None:
+                return  # a person's score stands, even for an answer left blank
             text = cell.source.strip()
             if not text or text.startswith(STUB):
                 meta["status"] = "not answered"
-            elif grade.manual_score is None and grade.needs_manual_grade:
+            elif grade.needs_manual_grade:
                 meta["status"] = "awaiting a person"
 
 

@@ -9,8 +9,9 @@ longest first, the two finish together. Within a file the order is unchanged.
 from __future__ import annotations
 
 #: Test files, longest first (``pytest --durations``); the others follow, alphabetically.
-HEAVIEST = ("test_verify.py", "test_hostile.py", "test_dask_grading.py", "test_postgres.py",
-            "test_pipeline.py", "test_benchmarks.py", "test_instructor_flow.py", "test_claims.py",
+HEAVIEST = ("test_verify.py", "test_hub_flow.py", "test_hostile.py", "test_dask_grading.py",
+            "test_postgres.py", "test_pipeline.py", "test_benchmarks.py",
+            "test_instructor_flow.py", "test_claims.py",
             "test_student_flow.py", "test_assignment_03.py", "test_verify_torch.py",
             "test_verify_random.py", "test_build_checks.py")
 

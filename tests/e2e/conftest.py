@@ -86,7 +86,8 @@ def page(browser):
 
 @pytest.fixture(scope="session")
 def shots(tmp_path_factory):
-    """Save a screenshot of each step: ``shot(page, name, locator=None, keep=False)``.
+    """Save a screenshot of each step: ``shot(page, name, locator=None, keep=False,
+    **options)`` (options go to Playwright's ``screenshot``, e.g. ``clip``).
 
     Every screenshot goes to ``$E2E_SCREENSHOTS`` (default: a temporary directory). The
     ones marked ``keep`` are the small set committed under ``docs/screenshots/`` (the
@@ -96,9 +97,9 @@ def shots(tmp_path_factory):
     folder.mkdir(parents=True, exist_ok=True)
     update_docs = os.environ.get("E2E_UPDATE_DOCS") == "1"
 
-    def shot(pg, name: str, locator=None, keep: bool = False) -> Path:
+    def shot(pg, name: str, locator=None, keep: bool = False, **options) -> Path:
         path = folder / f"{name}.png"
-        (locator or pg).screenshot(path=str(path))
+        (locator or pg).screenshot(path=str(path), **options)
         if keep and update_docs:
             DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, DOCS_SCREENSHOTS / path.name)
