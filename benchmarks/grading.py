@@ -49,7 +49,7 @@ TARGET = 1.8
 #: The assignments whose re-check is timed in full mode (03: torch classes, covered since
 #: decide() proxies them).
 RECHECK_ASSIGNMENTS = ("01_nonlinearity", "02_activation_units", "03_swish_mish",
-                       "04_numerical_stability")
+                       "04_numerical_stability", "05_beyond_the_note")
 
 
 def largest_assignment(course: Course) -> str | None:

@@ -19,7 +19,7 @@ from autograder import outcomes, submissions
 A = "00_example"
 HERE = Path(__file__).resolve().parent / "hostile"
 CASES = tomllib.loads((HERE / "manifest.toml").read_text())["case"]
-ENV = {"ACTIVATION_UNITS_CELL_TIMEOUT": "5", "ACTIVATION_UNITS_SANDBOX_MEMORY_MB": "2048",
+ENV = {"ACTIVATION_UNITS_CELL_TIMEOUT": "8", "ACTIVATION_UNITS_SANDBOX_MEMORY_MB": "2048",
        "ACTIVATION_UNITS_ISOLATION": "on"}
 
 
@@ -196,8 +196,9 @@ def auto_scores(course) -> dict[str, dict[str, float]]:
 def check_case(course, case: dict, scores: dict, rechecked: bool) -> None:
     """Assert one case's expected outcome: its scores, its recorded reason, its folder."""
     expected = case["grades"] if rechecked else case.get("nbgrader_grades", case["grades"])
-    assert scores[case["name"]] == expected
     notes = " | ".join(n["message"] for n in outcomes.read_notes(course, A, case["name"]))
+    assert scores[case["name"]] == expected, (
+        f"{case['name']}: expected {expected}, got {scores[case['name']]} ({notes})")
     if case.get("reason"):
         assert case["reason"].lower() in notes.lower(), notes
     autograded = course.root / "autograded" / case["name"] / A / f"{A}.ipynb"

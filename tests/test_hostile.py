@@ -2,7 +2,7 @@
 
 One scratch course with the example assignment; every case becomes one submission; the whole
 corpus is graded by ONE ``python -m autograder grade`` run with 2 workers, in the isolated
-kernel (bubblewrap) with a 5 s cell limit, on a SQLite gradebook (with the independent
+kernel (bubblewrap) with an 8 s cell limit, on a SQLite gradebook (with the independent
 re-check, which must leave every expected grade as it is) and, when .ci/run provides a
 server (``ACTIVATION_UNITS_TEST_PG_URL``), on PostgreSQL (``--no-verify``). Each case is
 then checked against its expected outcome in the gradebook (``nbgrader.api.Gradebook``) and
