@@ -38,12 +38,18 @@ BENCHMARKS = {
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        info = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        pass
+        info = []
+    for line in info:
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    # Hosts sold under one name differ (vector width, clock): name the vector width, so that
+    # runs on different hosts are not compared as if alike.
+    flags = next((line.split() for line in info if line.startswith("flags")), [])
+    if flags:
+        cpu += " (AVX-512)" if "avx512f" in flags else " (AVX2, no AVX-512)"
     versions = ", ".join(f"{p} {version(p)}" for p in ("numpy", "torch", "nbgrader"))
     return (f"{datetime.date.today().isoformat()} · {cpu}, {os.cpu_count()} cores · "
             f"Python {platform.python_version()}, {versions}")
