@@ -16,6 +16,7 @@ A test cell *passes* as nbgrader scores it: no error and nothing written to stde
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,35 @@ class Outcome:
     text: str
     stderr: str = ""
     error: str = ""
+
+
+def nbgrader_meta(cell) -> dict:
+    """A cell's nbgrader metadata ({} for a cell nbgrader does not mark)."""
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def solution_sources(nb: nbformat.NotebookNode) -> dict[str, str]:
+    """Solution cells' sources by grade id without ``_solution`` (the function they define)."""
+    return {nbgrader_meta(c)["grade_id"].removesuffix("_solution"): c.source
+            for c in nb.cells if nbgrader_meta(c).get("grade_id", "").endswith("_solution")}
+
+
+def assert_release_hides_the_answers(source_path: str | os.PathLike,
+                                     release_path: str | os.PathLike,
+                                     secrets: tuple[str, ...] = ()) -> None:
+    """The release has the source's cells (grade ids in order), every solution a stub, and
+    no solution, hidden test or mark scheme: nbgrader's markers and ``secrets`` (lines of
+    this notebook's solutions) appear nowhere in it."""
+    source = nbformat.read(source_path, as_version=4)
+    release = nbformat.read(release_path, as_version=4)
+    assert [nbgrader_meta(c).get("grade_id") for c in source.cells] == \
+        [nbgrader_meta(c).get("grade_id") for c in release.cells]
+    text = json.dumps([c.source for c in release.cells])
+    for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "hidden_", "MARK SCHEME", *secrets):
+        assert secret not in text
+    for cell in release.cells:
+        if nbgrader_meta(cell).get("grade_id", "").endswith("_solution"):
+            assert "raise NotImplementedError()" in cell.source
 
 
 def grade_cells(nb: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
@@ -141,3 +171,19 @@ def release_outcomes(path: str | os.PathLike, timeout: int = 300) -> dict[str, O
         outcomes = nb.run_all()
     assert_every_test_fails_on_a_stub(outcomes)
     return outcomes
+
+
+def assert_release_passes_once_solved(source_path: str | os.PathLike,
+                                      release_path: str | os.PathLike, n_tests: int,
+                                      timeout: int = 300) -> None:
+    """The release as handed out earns nothing (``n_tests`` test cells, each failing on its
+    stub); a learner who then writes the source's solutions passes every visible test."""
+    solutions = solution_sources(nbformat.read(source_path, as_version=4)).values()
+    with NotebookSession(release_path, timeout=timeout) as nb:
+        outcomes = nb.run_all()
+        assert len(outcomes) == n_tests
+        assert_every_test_fails_on_a_stub(outcomes)
+        for source in solutions:
+            assert nb.run(source).passed
+        solved = nb.run_tests()
+    assert not {gid: o.text for gid, o in solved.items() if not o.passed}
