@@ -36,6 +36,16 @@ GRADER = f"{PREFIX}grader"
 
 
 def skip_reason() -> str | None:
+    """Why the hub test cannot run here, or None. Under .ci/run (ACTIVATION_UNITS_CI set), a
+    missing piece that .ci/run installs is an error, not a skip: a skipped hub test once
+    hid that CI never installed the proxy."""
+    reason = _missing()
+    if reason and os.environ.get("ACTIVATION_UNITS_CI") and os.geteuid() == 0:
+        raise RuntimeError(f"the hub test cannot run under .ci/run: {reason}")
+    return reason
+
+
+def _missing() -> str | None:
     if os.geteuid() != 0:
         return "the hub test runs JupyterHub as root (PAM, servers spawned as their users)"
     if not PROXY.is_file():
