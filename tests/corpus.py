@@ -193,9 +193,14 @@ def auto_scores(course) -> dict[str, dict[str, float]]:
                 for sub in gb.assignment_submissions(A)}
 
 
-def check_case(course, case: dict, scores: dict, rechecked: bool) -> None:
-    """Assert one case's expected outcome: its scores, its recorded reason, its folder."""
-    expected = case["grades"] if rechecked else case.get("nbgrader_grades", case["grades"])
+def check_case(course, case: dict, scores: dict) -> None:
+    """Assert one case's expected outcome (graded with the re-check): its scores, what
+    nbgrader gave before the re-check where that differs, its recorded reason, its folder."""
+    expected = case["grades"]
+    if "nbgrader_grades" in case:
+        report = json.loads((course.root / "reports" / f"{A}_verify.json").read_text())
+        cells = next(r["cells"] for r in report if r["student"] == case["name"])
+        assert {c["grade_id"]: c["nbgrader_score"] for c in cells} == case["nbgrader_grades"]
     notes = " | ".join(n["message"] for n in outcomes.read_notes(course, A, case["name"]))
     assert scores[case["name"]] == expected, (
         f"{case['name']}: expected {expected}, got {scores[case['name']]} ({notes})")

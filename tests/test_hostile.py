@@ -2,9 +2,9 @@
 
 One scratch course with the example assignment; every case becomes one submission; the whole
 corpus is graded by ONE ``python -m autograder grade`` run with 2 workers, in the isolated
-kernel (bubblewrap) with an 8 s cell limit, on a SQLite gradebook (with the independent
-re-check, which must leave every expected grade as it is) and, when .ci/run provides a
-server (``ACTIVATION_UNITS_TEST_PG_URL``), on PostgreSQL (``--no-verify``). Each case is
+kernel (bubblewrap) with an 8 s cell limit, on a SQLite gradebook, with the independent
+re-check, which must leave every expected grade as it is (tests/test_dask_grading.py grades
+the same corpus on a Dask cluster, on PostgreSQL where .ci/run provides one). Each case is
 then checked against its expected outcome in the gradebook (``nbgrader.api.Gradebook``) and
 the recorded reason. One more case grades a real assignment (02) whose kernel dies
 half-way; four run again with isolation off. docs/GRADING.md explains each one.
@@ -18,20 +18,18 @@ from pathlib import Path
 import pytest
 from corpus import (
     CASES,
-    PG_URL,
     A,
     auto_scores,
     cell,
     check_case,
     grading_env,
-    pg_admin,
     submit_case,
 )
 from examples import example_course
 
 from autograder import outcomes, sandbox, submissions
 from autograder.cli import main
-from autograder.course import REPO, Course, make_scratch
+from autograder.course import REPO, make_scratch
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     bool(sandbox.unavailable()), reason=f"no sandbox here: {sandbox.unavailable()}")]
@@ -43,43 +41,23 @@ def env():
         yield
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def graded(request, tmp_path_factory, env):
-    """The corpus graded by one `grade` run (2 workers): (exit code, course, re-checked), on a
-    SQLite gradebook and, where .ci/run provides a server (ACTIVATION_UNITS_TEST_PG_URL), on
-    PostgreSQL through ACTIVATION_UNITS_DB_URL as a deployment would."""
-    import uuid
-
-    root = tmp_path_factory.mktemp(f"hostile-{request.param}") / "course"
-    course = example_course(root)
-    saved = os.environ.get("ACTIVATION_UNITS_DB_URL")
-    database = ""
-    if request.param == "postgresql":
-        if not PG_URL:
-            pytest.skip("ACTIVATION_UNITS_TEST_PG_URL is not set (.ci/run sets it)")
-        database = f"au_hostile_{uuid.uuid4().hex[:12]}"
-        pg_admin(f'CREATE DATABASE "{database}"')
-        os.environ["ACTIVATION_UNITS_DB_URL"] = PG_URL.rsplit("/", 1)[0] + "/" + database
-        course = Course(root)
-    else:
-        os.environ.pop("ACTIVATION_UNITS_DB_URL", None)
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, env):
+    """The corpus graded by one `grade` run (2 workers) as an instructor runs it, re-check
+    included (it must agree with every outcome): (exit code, course, re-checked). On SQLite:
+    the same corpus on PostgreSQL is graded on a Dask cluster (tests/test_dask_grading.py)."""
+    root = tmp_path_factory.mktemp("hostile") / "course"
+    saved = os.environ.pop("ACTIVATION_UNITS_DB_URL", None)
     try:
+        course = example_course(root)
         assert main(["--root", str(root), "build"]) == 0
         for case in CASES:
             submit_case(course, case)
-        # SQLite: `grade` as an instructor runs it, re-check included (it must agree with
-        # every outcome below). PostgreSQL: the gradebook is what differs; the re-check's
-        # revocations there are proved by tests/test_postgres.py, so it is skipped (~25 s).
-        recheck = [] if request.param == "sqlite" else ["--no-verify"]
-        code = main(["--root", str(root), "grade", A, "--workers", "2", *recheck])
-        yield code, course, not recheck
+        code = main(["--root", str(root), "grade", A, "--workers", "2"])
+        yield code, course, True
     finally:
-        if saved is None:
-            os.environ.pop("ACTIVATION_UNITS_DB_URL", None)
-        else:
+        if saved is not None:
             os.environ["ACTIVATION_UNITS_DB_URL"] = saved
-        if database:
-            pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +75,7 @@ def test_every_submission_has_a_grade(graded, gradebook):
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_case_outcome(case, graded, gradebook):
-    _, course, rechecked = graded
-    check_case(course, case, gradebook, rechecked)
+    check_case(graded[1], case, gradebook)
 
 
 def test_the_summary_shows_the_reasons(graded, capsys):
