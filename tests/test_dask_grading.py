@@ -108,7 +108,7 @@ DATABASE = "postgresql" if PG_URL else "sqlite"
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, scheduler):
     """The hostile corpus graded by one `grade --scheduler` run, re-check included:
-    (exit code, course, re-checked)."""
+    (exit code, course)."""
     root = tmp_path_factory.mktemp(f"dask-{DATABASE}") / "course"
     saved = os.environ.get("ACTIVATION_UNITS_DB_URL")
     database = ""
@@ -126,7 +126,7 @@ def graded(tmp_path_factory, scheduler):
             for case in CASES:
                 submit_case(course, case)
             code = main(["--root", str(root), "grade", A, "--scheduler", scheduler])
-            yield code, course, True
+            yield code, course
         finally:
             if saved is None:
                 os.environ.pop("ACTIVATION_UNITS_DB_URL", None)
@@ -142,7 +142,7 @@ def scores(graded):
 
 
 def test_every_submission_is_graded_once(graded, scores):
-    code, course, _ = graded
+    code, course = graded
     assert sorted(scores) == sorted(c["name"] for c in CASES)
     assert code == 1  # the corpus has submissions that cannot run (their 0 is recorded)
     assert not journal.path(course, A).exists()  # the run ended: no journal left
@@ -156,7 +156,7 @@ def test_case_outcome_as_on_the_local_pool(case, graded, scores):
 def test_a_manual_grade_survives_regrading_on_the_cluster(graded, scheduler):
     """The task carries the submission's gradebook rows: an instructor's manual score and
     comment come back as they were, the autograded scores as they were."""
-    _, course, _ = graded
+    _, course = graded
     with course.gradebook() as gb:
         grade = next(g for g in gb.find_submission(A, "complete").notebooks[0].grades
                      if g.cell.cell_type == "markdown")
@@ -175,7 +175,7 @@ def test_a_manual_grade_survives_regrading_on_the_cluster(graded, scheduler):
 
 
 def test_verify_on_the_cluster_agrees(graded, scheduler, capsys):
-    _, course, _ = graded
+    _, course = graded
     with grading_env():
         assert main(["--root", str(course.root), "verify", A, "--scheduler", scheduler,
                      "--student", "complete", "uses_reference", "--dry-run"]) == 0

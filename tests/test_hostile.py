@@ -44,7 +44,7 @@ def env():
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, env):
     """The corpus graded by one `grade` run (2 workers) as an instructor runs it, re-check
-    included (it must agree with every outcome): (exit code, course, re-checked). On SQLite:
+    included (it must agree with every outcome): (exit code, course). On SQLite:
     the same corpus on PostgreSQL is graded on a Dask cluster (tests/test_dask_grading.py)."""
     root = tmp_path_factory.mktemp("hostile") / "course"
     saved = os.environ.pop("ACTIVATION_UNITS_DB_URL", None)
@@ -54,7 +54,7 @@ def graded(tmp_path_factory, env):
         for case in CASES:
             submit_case(course, case)
         code = main(["--root", str(root), "grade", A, "--workers", "2"])
-        yield code, course, True
+        yield code, course
     finally:
         if saved is not None:
             os.environ["ACTIVATION_UNITS_DB_URL"] = saved
@@ -66,7 +66,7 @@ def gradebook(graded):
 
 
 def test_every_submission_has_a_grade(graded, gradebook):
-    code, _, _ = graded
+    code, _ = graded
     assert sorted(gradebook) == sorted(c["name"] for c in CASES)
     assert all(score is not None for grades in gradebook.values() for score in grades.values())
     # Exit 1 flags the submissions that could not run (their 0 is recorded nonetheless).
@@ -79,7 +79,7 @@ def test_case_outcome(case, graded, gradebook):
 
 
 def test_the_summary_shows_the_reasons(graded, capsys):
-    _, course, _ = graded
+    _, course = graded
     assert main(["--root", str(course.root), "grade", A, "--student", "os_exit",
                  "truncated_json"]) == 1
     out = capsys.readouterr().out
@@ -88,7 +88,7 @@ def test_the_summary_shows_the_reasons(graded, capsys):
 
 
 def test_feedback_shows_the_reason(graded, capsys):
-    _, course, _ = graded
+    _, course = graded
     main(["--root", str(course.root), "feedback", A, "--student", "segfault", "ignores_interrupt",
           "missing_notebook"])
     html = course.feedback_html("segfault", A).read_text()
@@ -99,7 +99,7 @@ def test_feedback_shows_the_reason(graded, capsys):
 
 
 def test_regrading_is_idempotent(graded, gradebook):
-    _, course, _ = graded
+    _, course = graded
     students = ["complete", "os_exit", "truncated_json", "renamed_notebook"]
     main(["--root", str(course.root), "grade", A, "--workers", "1", "--student", *students])
     with course.gradebook() as gb:
@@ -109,7 +109,7 @@ def test_regrading_is_idempotent(graded, gradebook):
 
 
 def test_isolation_refuses_without_the_sandbox(graded, monkeypatch, capsys):
-    _, course, _ = graded
+    _, course = graded
     monkeypatch.setattr(sandbox, "_PROBE", "bubblewrap (bwrap) is not installed")
     assert main(["--root", str(course.root), "grade", A, "--student", "complete"]) == 1
     err = capsys.readouterr().err
