@@ -10,13 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.checks.engine import call, fail, fmt, reports
+from course_utils.checks.engine import call, fail, fmt, reports, require_unchanged
 from course_utils.checks.nonlinearity import (
     LINALG_RTOL,
     case_inputs,
     compare_normwise,
     require_result,
-    require_unchanged,
     rtol_for,
 )
 

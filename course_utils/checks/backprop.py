@@ -28,7 +28,8 @@ from course_utils.checks.engine import (
     fail,
     reports,
     require_array,
-    same,
+    require_same_again,
+    require_unchanged,
 )
 from course_utils.units import ACTIVATIONS, relu, tanh_grad
 
@@ -178,14 +179,13 @@ def check_mlp_forward_shape(mlp_forward: Callable) -> None:
     rng = np.random.default_rng(8)
     for depth, widths, n in [(3, [2, 5, 7, 3], 4), (2, [6, 1, 4], 1), (1, [3, 2], 3)]:
         x, weights = _random_net(rng, depth, widths, n)
-        x_copy, w_copy = x.copy(), [W.copy() for W in weights]
+        saved = copy.deepcopy((x, weights))
         where = _where_net(x, weights, "tanh")
         y, cache = _forward(mlp_forward, x, weights, np.tanh, where)
         _check_matrix(name, y, (n, widths[-1]), "y", where)
-        if not np.array_equal(x, x_copy) or not all(
-                np.array_equal(W, C) for W, C in zip(weights, w_copy, strict=False)):
-            fail(name, "modified its input in place.", f"on input {where}",
-                 hint="compute new arrays (a = sigma(a @ W.T)) instead of writing into x or W.")
+        require_unchanged(name, ["x", "weights"], saved, (x, weights), f"input {where}",
+                          hint="compute new arrays (a = sigma(a @ W.T)) instead of writing "
+                               "into x or W.")
         if y is x:
             fail(name, "returned the input array itself.", f"on input {where}")
 
@@ -304,22 +304,17 @@ def check_mlp_backward_shape(mlp_backward: Callable, mlp_forward: Callable) -> N
         where = _where_net(x, weights, "tanh")
         _, cache = _forward(mlp_forward, x, weights, np.tanh, where)
         upstream = rng.standard_normal((n, widths[-1]))
-        saved = (copy.deepcopy(cache), upstream.copy(), [W.copy() for W in weights])
+        saved = copy.deepcopy((cache, upstream, weights))
         grads, dx = _backward(mlp_backward, cache, upstream, weights, tanh_grad, depth, where)
         for layer, (g, W) in enumerate(zip(grads, weights, strict=False), start=1):
             _check_matrix(name, g, W.shape, f"grads_W[{layer - 1}] (layer {layer})", where)
         _check_matrix(name, dx, x.shape, "dL_dx", where)
-        if not (same(cache, saved[0]) and np.array_equal(upstream, saved[1])
-                and all(np.array_equal(W, C) for W, C in zip(weights, saved[2], strict=False))):
-            fail(name, "modified its inputs (cache, dL_dy or weights) in place.",
-                 f"on input {where}",
-                 hint="use `upstream = delta @ W` rather than `*=` or `+=` on arrays you got.")
-        again, dx_again = _backward(mlp_backward, cache, upstream, weights, tanh_grad, depth,
-                                    where)
-        if not (all(np.array_equal(g, h) for g, h in zip(grads, again, strict=False))
-                and np.array_equal(dx, dx_again)):
-            fail(name, "gave a different result when called twice on the same cache.",
-                 f"on input {where}", hint="does it change the cache while it runs?")
+        require_unchanged(name, ["cache", "dL_dy", "weights"], saved, (cache, upstream, weights),
+                          f"input {where}", hint="use `upstream = delta @ W` rather than `*=` "
+                                                 "or `+=` on arrays you got.")
+        again = _backward(mlp_backward, cache, upstream, weights, tanh_grad, depth, where)
+        require_same_again(name, (grads, dx), again, f"input {where}", "cache",
+                           hint="does it change the cache while it runs?")
 
 
 def hidden_mlp_backward(mlp_backward: Callable, mlp_forward: Callable, seed: int = 0) -> None:

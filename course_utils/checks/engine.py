@@ -326,13 +326,29 @@ def same(a: Any, b: Any) -> bool:
         return True
 
 
-def first_changed(labels: Sequence[str], before: Sequence[Any], after: Sequence[Any]
-                  ) -> str | None:
-    """The label of the first input that differs from its copy taken before the call."""
+#: What to do instead of writing into an input (the default hint of ``require_unchanged``).
+IN_PLACE_HINT = ("operators like +=, *= and out= write into the input: build a new array "
+                 "instead (b = b + ..., not b += ...).")
+
+
+def require_unchanged(name: str, labels: Sequence[str], before: Sequence[Any],
+                      after: Sequence[Any], where: str, hint: str = IN_PLACE_HINT) -> None:
+    """Fail, naming the first input (``labels``) whose value after the call (``after``)
+    differs from its copy taken before it (``before``, a ``copy.deepcopy``)."""
+    __tracebackhide__ = True
     for label, old, new in zip(labels, before, after, strict=True):
         if not same(old, new):
-            return label
-    return None
+            fail(name, f"modified its input {label} in place.", f"on {where}", hint=hint)
+
+
+def require_same_again(name: str, first: Any, again: Any, where: str,
+                       what: str = "inputs", hint: str | None = None) -> None:
+    """Fail unless two calls on the same ``what`` gave the same result (``first``,
+    ``again``): a function that changes what it reads gives a different one."""
+    __tracebackhide__ = True
+    if not same(first, again):
+        fail(name, f"gave a different result when called twice on the same {what}.",
+             f"on {where}", hint=hint)
 
 
 def central_differences(evaluate: Callable[[], float], arrays: Sequence[np.ndarray]

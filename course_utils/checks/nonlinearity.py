@@ -32,9 +32,9 @@ from course_utils.checks.engine import (
     call,
     compare,
     fail,
-    first_changed,
     reports,
     require_array,
+    require_unchanged,
 )
 from course_utils.units import relu as _relu
 
@@ -108,16 +108,6 @@ def require_result(name: str, what: str, value: Any, shape: tuple[int, ...], dty
     __tracebackhide__ = True
     hints = {**_ARRAY_HINTS, **({"type": hint, "shape": hint} if hint else {})}
     return require_array(name, what, value, shape, dtype, where, hints=hints)
-
-
-def require_unchanged(name: str, names: Sequence[str], before: Sequence[Array],
-                       after: Sequence[Array], where: str) -> None:
-    __tracebackhide__ = True
-    label = first_changed(names, before, after)
-    if label is not None:
-        fail(name, f"modified its input {label} in place.", f"on {where}",
-             hint="operators like +=, *= and out= write into the input: build a new "
-                  "array instead (b = b + ..., not b += ...).")
 
 
 # ---------------------------------------------------------------------------------------

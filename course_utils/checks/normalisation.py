@@ -27,7 +27,8 @@ from course_utils.checks.engine import (
     fail,
     reports,
     require_array,
-    same,
+    require_same_again,
+    require_unchanged,
 )
 
 __all__ = [
@@ -209,9 +210,9 @@ def check_layer_norm_forward_shape(layer_norm_forward: Callable) -> None:
         where = _where(z, eps)
         saved = copy.deepcopy((z, gamma, beta))
         out, _ = _forward(layer_norm_forward, z, gamma, beta, eps, where, copies=False)
-        if not same((z, gamma, beta), saved):
-            fail(FWD, "modified its inputs (z, gamma or beta) in place.", f"on input {where}",
-                 hint="compute new arrays rather than `-=` or `/=` on z.")
+        require_unchanged(FWD, ["z", "gamma", "beta"], saved, (z, gamma, beta),
+                          f"input {where}", hint="compute new arrays rather than `-=` or `/=` "
+                                                 "on z.")
         if any(np.shares_memory(out, a) for a in (z, gamma, beta)):
             fail(FWD, "returned an input array (or a view of one) as out.", f"on input {where}")
         if shape[1] == 1:
@@ -298,15 +299,14 @@ def check_layer_norm_backward_shape(layer_norm_backward: Callable,
         where = _where(z)
         _, cache = _forward(layer_norm_forward, z, gamma, beta, 1e-5, where)
         upstream = rng.standard_normal(shape)
-        saved = (copy.deepcopy(cache), upstream.copy())
+        saved = copy.deepcopy((cache, upstream))
         first = _backward(layer_norm_backward, cache, upstream, shape, where)
-        if not (same(cache, saved[0]) and np.array_equal(upstream, saved[1])):
-            fail(BWD, "modified its inputs (cache or upstream) in place.", f"on input {where}",
-                 hint="compute new arrays rather than `*=` or `-=` on what you were given.")
+        require_unchanged(BWD, ["cache", "upstream"], saved, (cache, upstream),
+                          f"input {where}", hint="compute new arrays rather than `*=` or `-=` "
+                                                 "on what you were given.")
         again = _backward(layer_norm_backward, cache, upstream, shape, where)
-        if not all(np.array_equal(a, b) for a, b in zip(first, again, strict=True)):
-            fail(BWD, "gave a different result when called twice on the same cache.",
-                 f"on input {where}", hint="does it change the cache while it runs?")
+        require_same_again(BWD, first, again, f"input {where}", "cache",
+                           hint="does it change the cache while it runs?")
 
 
 def hidden_layer_norm_backward(layer_norm_backward: Callable, layer_norm_forward: Callable,
