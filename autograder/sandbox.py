@@ -50,9 +50,14 @@ KERNEL_NAME = "activation-units-sandbox"
 NOBODY = 65534
 ENV_SWITCH = "ACTIVATION_UNITS_ISOLATION"
 PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
-#: Environment variables passed into the sandbox (everything else is cleared).
-PASS_ENV = ("LANG", "LC_ALL", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-            "PYTHONHASHSEED", "TZ")
+#: Environment variables passed into the sandbox (everything else is cleared): the locale,
+#: and whatever chooses the numerical kernels (OPENBLAS_CORETYPE, MKL_CBWR,
+#: NPY_DISABLE_CPU_FEATURES, ATEN_CPU_CAPABILITY, thread counts), so that the sandboxed
+#: child computes the checks' inputs bit for bit as the process that re-checks it does (a
+#: Haswell kernel forced outside and an auto-detected one inside round a QR differently,
+#: and the replay then finds no such call).
+PASS_ENV = ("LANG", "LC_ALL", "PYTHONHASHSEED", "TZ", "ATEN_CPU_CAPABILITY")
+PASS_PREFIXES = ("OPENBLAS_", "GOTO_", "MKL_", "OMP_", "KMP_", "BLIS_", "NPY_")
 
 
 def enabled() -> bool:
@@ -141,7 +146,8 @@ def bwrap_argv(cwd: str, rw: list[str], command: list[str],
         argv += ["--tmpfs", path] if os.path.isdir(path) else ["--ro-bind", "/dev/null", path]
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/tmp",
            "MPLCONFIGDIR": "/tmp", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
-    env.update({k: os.environ[k] for k in PASS_ENV if k in os.environ})
+    env.update({k: v for k, v in os.environ.items()
+                if k in PASS_ENV or k.startswith(PASS_PREFIXES)})
     for key, value in env.items():
         argv += ["--setenv", key, value]
     argv += ["--chdir", cwd]

@@ -40,3 +40,18 @@ def test_an_explicit_setting_wins_over_the_fallback(no_sandbox, monkeypatch):
     monkeypatch.setenv(sandbox.ENV_SWITCH, "on")
     cli.choose_isolation(argparse.Namespace(command="demo", no_isolation=False))
     assert sandbox.enabled() is True
+
+
+def test_the_sandbox_keeps_the_numerical_kernels_and_drops_the_rest(monkeypatch, tmp_path):
+    """The re-check's child runs in the sandbox and must compute the checks' inputs bit for
+    bit as the deciding process does: the variables that pick BLAS and SIMD kernels go in
+    (a forced OPENBLAS_CORETYPE outside and an auto-detected one inside rounded 01's QR
+    differently, and every honest fit_output_layer cell failed the re-check); others do not."""
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.setenv("NPY_DISABLE_CPU_FEATURES", "AVX512F")
+    monkeypatch.setenv("ACTIVATION_UNITS_SECRET", "s3cret")
+    argv = sandbox.bwrap_argv(str(tmp_path), [str(tmp_path)], ["python", "-c", "pass"])
+    given = {argv[i + 1]: argv[i + 2] for i, a in enumerate(argv) if a == "--setenv"}
+    assert given["OPENBLAS_CORETYPE"] == "Haswell"
+    assert given["NPY_DISABLE_CPU_FEATURES"] == "AVX512F"
+    assert "ACTIVATION_UNITS_SECRET" not in given
