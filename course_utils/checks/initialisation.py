@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from course_utils.checks.backprop import ATOL, RTOL
 from course_utils.checks.engine import (
     call,
     call_repeated,
@@ -20,6 +19,7 @@ from course_utils.checks.engine import (
     reports,
     require_array,
 )
+from course_utils.checks.pairs import ATOL, RTOL
 from course_utils.units import ACTIVATIONS, tanh_grad
 
 __all__ = [

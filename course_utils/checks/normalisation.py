@@ -1,35 +1,22 @@
 r"""Checks of 04_numerical_stability's "change z": ``layer_norm_forward`` and
-``layer_norm_backward`` (conventions of ``course_utils.reference.backprop``).
+``layer_norm_backward``, one row of the forward/backward table of ``pairs``.
 
     layer_norm_forward(z, gamma, beta, eps=1e-5) -> (out, cache)     z (N, D), gamma, beta (D,)
     layer_norm_backward(cache, upstream) -> (dz, dgamma, dbeta)
 
-Visible checks compare with the fixture below (computed once with the reference; no import
-of it), with properties any layer normalisation has (a shift of a row changes nothing), and
-the backward with central differences of the learner's own forward. Hidden checks compare
-with the reference (itself checked against ``torch.autograd`` by the tests) on random
-shapes, scales, offsets and eps. As for the MLP, the checks never look inside the cache: it
-goes from the learner's forward to the learner's backward untouched.
+The visible cases: a fixture (computed once with the reference, checked against it by the
+tests; no import of it here) with the answers of the usual mistakes, properties any layer
+normalisation has (a shifted or scaled row normalises as the row does; one feature gives
+beta), central differences of the learner's own forward. Hidden: the reference on random
+shapes, scales, offsets up to 1e8 and eps.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
-
 import numpy as np
 
-from course_utils.checks.engine import (
-    Label,
-    call,
-    central_differences,
-    compare,
-    fail,
-    reports,
-    require_array,
-    require_same_again,
-    require_unchanged,
-)
+from course_utils.checks.engine import fail
+from course_utils.checks.pairs import Case, Gradients, Pair, Values, pair_checks
 
 __all__ = [
     "check_layer_norm_forward",
@@ -39,10 +26,6 @@ __all__ = [
     "check_layer_norm_backward_shape",
     "hidden_layer_norm_backward",
 ]
-
-RTOL = 1e-6
-ATOL = 1e-12
-FWD, BWD = "layer_norm_forward", "layer_norm_backward"
 
 # --------------------------------------------------------------------------------------
 # The fixture: three examples of four features; the last row is constant.
@@ -91,243 +74,107 @@ DZ_MISTAKES = {
         [-0.5303287600696678, 0.17677625335655592, 0.17676918234177685, 0.17678332437133498],
         [434.8131782731521, -513.8701197773617, -39.52847075210474, 118.58541225631421]]),
 }
-_FORWARD_HINT = ("out = gamma * (z - mean) / sqrt(var + eps) + beta, with the mean and the "
-                 "variance of each row.")
-_BACKWARD_HINT = ("dz = (g - mean(g) - zhat * mean(g * zhat)) / sqrt(var + eps) with "
-                  "g = upstream * gamma and row means; dgamma and dbeta sum over the batch.")
 
-
-# --------------------------------------------------------------------------------------
-# Helpers.
-
-def _where(z, eps=1e-5) -> str:
+def ln_case(z, gamma, beta, eps=1e-5, upstream=None, note=""):
+    """A case: the forward's (z, gamma, beta) and eps (passed only when not the default)."""
     n, d = z.shape
-    extra = "" if eps == 1e-5 else f", eps = {eps:g}"
-    return f"z of shape ({n}, {d}){extra}"
+    where = f"a ({n}, {d}) array" + ("" if eps == 1e-5 else f", eps = {eps:g}") + note
+    return Case((z, gamma, beta), where, {} if eps == 1e-5 else {"eps": eps}, upstream)
 
 
-def _grid(shape, where, rows="example", cols="feature"):
-    """inputs= for compare(): the case, then the row and column of a 2-D result."""
-    return {"input": Label(where), rows: np.arange(shape[0])[:, None],
-            cols: np.arange(shape[1])[None, :]}
+def random_ln(rng, shape, eps=1e-5, upstream=False, z=None):
+    z = rng.standard_normal(shape) if z is None else z
+    gamma, beta = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+    return ln_case(z, gamma, beta, eps, rng.standard_normal(shape) if upstream else None)
 
 
-def _array(name, value, shape, what, where):
-    __tracebackhide__ = True
-    return require_array(name, what, value, shape, np.float64, f"input {where}", hints={
-        "type": "build it with NumPy operations (mean, sqrt, ...).",
-        "shape": "z is (N, D), one example per row; gamma and beta have one entry per feature."})
-
-
-def _forward(fn, z, gamma, beta, eps, where, *, copies=True):
-    """Call the learner's forward (on copies of the inputs, unless ``copies`` is False);
-    return (out, cache) after checking the pair and out."""
-    __tracebackhide__ = True
-    kwargs = {} if eps == 1e-5 else {"eps": eps}
-    args = (z.copy(), gamma.copy(), beta.copy()) if copies else (z, gamma, beta)
-    got = call(fn, FWD, *args, inputs={"input": where}, **kwargs)
-    if not isinstance(got, tuple) or len(got) != 2:
-        fail(FWD, f"returned a {type(got).__name__}, expected a pair (out, cache).",
-             f"on input {where}", hint="end with `return out, cache`.")
-    _array(FWD, got[0], z.shape, "out", where)
-    return got
-
-
-def _backward(fn, cache, upstream, shape, where):
-    """Call the learner's backward; return (dz, dgamma, dbeta) after checking them."""
-    __tracebackhide__ = True
-    got = call(fn, BWD, cache, upstream, inputs={"input": where})
-    if not isinstance(got, tuple) or len(got) != 3:
-        fail(BWD, f"returned a {type(got).__name__}, expected three arrays "
-             "(dz, dgamma, dbeta).", f"on input {where}",
-             hint="end with `return dz, dgamma, dbeta`.")
-    dz, dgamma, dbeta = got
-    _array(BWD, dz, shape, "dz", where)
-    _array(BWD, dgamma, shape[1:], "dgamma", where)
-    _array(BWD, dbeta, shape[1:], "dbeta", where)
-    return dz, dgamma, dbeta
-
-
-def _named(got, mistakes, default):
-    for hint, wrong in mistakes.items():
-        if got.shape == wrong.shape and np.allclose(got, wrong, rtol=1e-9, atol=1e-12):
-            return hint
-    return default
-
-
-def _compare_grads(grads, expected, where, *, rtol, atol, source="", hint=_BACKWARD_HINT):
-    __tracebackhide__ = True
-    dz, dgamma, dbeta = grads
-    n = dz.shape[0]
-    for label, got, want in (("dgamma", dgamma, expected[1]), ("dbeta", dbeta, expected[2])):
-        own = hint
-        if n > 1 and np.allclose(got * n, want, rtol=1e-9, atol=1e-12):
-            own = f"{label} sums over the batch (axis 0): do not average over N."
-        compare(BWD, got, want, inputs={"input": Label(where),
-                                         f"{label}, feature": np.arange(got.size)},
-                rtol=rtol, atol=atol, hint=source + own)
-    compare(BWD, dz, expected[0], inputs=_grid(dz.shape, where, "dz row", "feature"),
-            rtol=rtol, atol=atol, hint=source + hint)
-
-
-# --------------------------------------------------------------------------------------
-# layer_norm_forward
-
-@reports("the fixture, a shifted and a scaled copy, a constant row", FWD)
-def check_layer_norm_forward(layer_norm_forward: Callable) -> None:
-    """Values on the fixture; shifting a row by 1e8 changes nothing; neither does scaling
-    it (up to eps); a constant row gives beta."""
-    __tracebackhide__ = True
-    where = _where(LN_Z)
-    out, _ = _forward(layer_norm_forward, LN_Z, LN_GAMMA, LN_BETA, 1e-5, where)
-    compare(FWD, out, LN_OUT, inputs=_grid(LN_OUT.shape, where), rtol=RTOL, atol=ATOL,
-            hint=_named(out, OUT_MISTAKES, _FORWARD_HINT))
-    rng = np.random.default_rng(3)
-    z = rng.standard_normal((4, 6))
-    gamma, beta = np.ones(6), np.zeros(6)
-    base, _ = _forward(layer_norm_forward, z, gamma, beta, 1e-5, _where(z))
-    shifted = z + 1e8
-    where = f"{_where(z)}, every entry shifted by 1e8"
-    out, _ = _forward(layer_norm_forward, shifted, gamma, beta, 1e-5, where)
-    compare(FWD, out, base, inputs=_grid(z.shape, where), rtol=1e-6, atol=1e-6,
-            hint="a shift of a row does not change its normalised values: compute the "
-                 "variance as the mean of (z - mean)**2; E[z**2] - E[z]**2 cancels "
-                 "catastrophically when the mean is large.")
-    where = f"{_where(z)}, scaled by 1000"
-    out, _ = _forward(layer_norm_forward, 1000.0 * z, gamma, beta, 1e-5, where)
-    compare(FWD, out, base, inputs=_grid(z.shape, where), rtol=1e-4, atol=1e-6,
-            hint="scaling a row does not change its normalised values (up to eps).")
-
-
-@reports("N = 1, D = 1, other eps, float64, inputs untouched", FWD)
-def check_layer_norm_forward_shape(layer_norm_forward: Callable) -> None:
-    """Shapes (1, 5), (4, 1), (3, 7); eps as given; a new float64 array; inputs unchanged."""
-    __tracebackhide__ = True
-    rng = np.random.default_rng(4)
-    for shape, eps in (((1, 5), 1e-5), ((4, 1), 1e-5), ((3, 7), 0.5)):
-        z, gamma, beta = (rng.standard_normal(shape), rng.standard_normal(shape[1]),
-                          rng.standard_normal(shape[1]))
-        where = _where(z, eps)
-        saved = copy.deepcopy((z, gamma, beta))
-        out, _ = _forward(layer_norm_forward, z, gamma, beta, eps, where, copies=False)
-        require_unchanged(FWD, ["z", "gamma", "beta"], saved, (z, gamma, beta),
-                          f"input {where}", hint="compute new arrays rather than `-=` or `/=` "
-                                                 "on z.")
-        if any(np.shares_memory(out, a) for a in (z, gamma, beta)):
-            fail(FWD, "returned an input array (or a view of one) as out.", f"on input {where}")
-        if shape[1] == 1:
-            compare(FWD, out, np.broadcast_to(beta, shape), inputs=_grid(shape, where), rtol=RTOL,
-                    atol=ATOL, hint="with one feature, z - mean is 0: out is beta.")
-    # eps as given: rows (1, -1) and (3, -3) have variance 1 and 9, so with eps = 0.5 they
-    # normalise to +-1/sqrt(1.5) and +-3/sqrt(9.5).
-    z = np.array([[1.0, -1.0], [3.0, -3.0]])
-    where = _where(z, 0.5)
-    out, _ = _forward(layer_norm_forward, z, np.ones(2), np.zeros(2), 0.5, where)
-    a, b = 0.816496580927726, 0.9733285267845753
-    compare(FWD, out, np.array([[a, -a], [b, -b]]), inputs=_grid(z.shape, where), rtol=RTOL,
-            atol=ATOL, hint="use the eps you are given (a keyword argument), not 1e-5.")
-
-
-def hidden_layer_norm_forward(layer_norm_forward: Callable, seed: int = 0) -> None:
-    """Random shapes, scales, offsets up to 1e8 and eps against the reference."""
-    __tracebackhide__ = True
-    from course_utils.reference import layer_norm_forward as ref
-
-    rng = np.random.default_rng(seed)
-    for trial in range(12):
-        shape = (int(rng.integers(1, 7)), int(rng.integers(1, 9)))
-        offset = [0.0, 1e4, -1e8][trial % 3]
-        # Offsets only with spreads of 1 or more: a spread far below the offset's own
-        # rounding (1e-8 at 1e8) is not well defined, and correct codes would differ.
-        scale = 10.0 ** (rng.uniform(-3, 3) if offset == 0 else rng.uniform(0, 3))
-        eps = [1e-5, 1e-3, 0.1][(trial // 3) % 3]
-        z = offset + scale * rng.standard_normal(shape)
-        gamma, beta = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
-        where = f"{_where(z, eps)}, entries near {offset:g}"
-        out, _ = _forward(layer_norm_forward, z, gamma, beta, eps, where)
-        compare(FWD, out, ref(z, gamma, beta, eps)[0], inputs=_grid(shape, where), rtol=1e-6,
-                atol=1e-7, hint=_FORWARD_HINT)
-
-
-# --------------------------------------------------------------------------------------
-# layer_norm_backward
-
-def _central_differences(fn, z, gamma, beta, upstream, where):
-    """dL/dz, dL/dgamma, dL/dbeta of L = sum(upstream * fn(z, gamma, beta)[0])."""
-    __tracebackhide__ = True
-    arrays = [z.copy(), gamma.copy(), beta.copy()]
-
-    def loss():
-        out, _ = _forward(fn, *arrays, 1e-5, where)
-        return float(np.sum(upstream * out))
-
-    return central_differences(loss, arrays)
-
-
-@reports("gradients against the fixture and central differences", BWD)
-def check_layer_norm_backward(layer_norm_backward: Callable,
-                              layer_norm_forward: Callable) -> None:
-    """dz, dgamma, dbeta on the fixture, then against central differences of your forward."""
-    __tracebackhide__ = True
-    where = _where(LN_Z)
-    _, cache = _forward(layer_norm_forward, LN_Z, LN_GAMMA, LN_BETA, 1e-5, where)
-    grads = _backward(layer_norm_backward, cache, LN_UPSTREAM.copy(), LN_Z.shape, where)
-    _compare_grads(grads, (LN_DZ, LN_DGAMMA, LN_DBETA), where, rtol=RTOL, atol=1e-10,
-                   hint=_named(grads[0], DZ_MISTAKES, _BACKWARD_HINT))
-    rng = np.random.default_rng(22)
-    for shape in ((3, 5), (2, 2)):
-        z, gamma, beta = (rng.standard_normal(shape), rng.standard_normal(shape[1]),
-                          rng.standard_normal(shape[1]))
-        upstream = rng.standard_normal(shape)
-        where = _where(z)
-        expected = _central_differences(layer_norm_forward, z, gamma, beta, upstream, where)
-        _, cache = _forward(layer_norm_forward, z, gamma, beta, 1e-5, where)
-        grads = _backward(layer_norm_backward, cache, upstream.copy(), shape, where)
-        _compare_grads(grads, expected, where, rtol=1e-5, atol=1e-7,
-                       source="against central differences of your layer_norm_forward: ")
-
-
-@reports("dz shaped like z, dgamma and dbeta like gamma, inputs untouched", BWD)
-def check_layer_norm_backward_shape(layer_norm_backward: Callable,
-                                    layer_norm_forward: Callable) -> None:
-    """Shapes for N = 1 and D = 1; cache and upstream left untouched; the same twice."""
-    __tracebackhide__ = True
-    rng = np.random.default_rng(14)
-    for shape in ((1, 4), (5, 1), (3, 6)):
-        z, gamma, beta = (rng.standard_normal(shape), rng.standard_normal(shape[1]),
-                          rng.standard_normal(shape[1]))
-        where = _where(z)
-        _, cache = _forward(layer_norm_forward, z, gamma, beta, 1e-5, where)
-        upstream = rng.standard_normal(shape)
-        saved = copy.deepcopy((cache, upstream))
-        first = _backward(layer_norm_backward, cache, upstream, shape, where)
-        require_unchanged(BWD, ["cache", "upstream"], saved, (cache, upstream),
-                          f"input {where}", hint="compute new arrays rather than `*=` or `-=` "
-                                                 "on what you were given.")
-        again = _backward(layer_norm_backward, cache, upstream, shape, where)
-        require_same_again(BWD, first, again, f"input {where}", "cache",
-                           hint="does it change the cache while it runs?")
-
-
-def hidden_layer_norm_backward(layer_norm_backward: Callable, layer_norm_forward: Callable,
-                               seed: int = 0) -> None:
-    """Random shapes, scales and eps against the reference."""
-    __tracebackhide__ = True
-    from course_utils.reference import layer_norm_backward as ref_backward
-    from course_utils.reference import layer_norm_forward as ref_forward
-
-    rng = np.random.default_rng(seed)
-    for trial in range(12):
-        shape = (int(rng.integers(1, 7)), int(rng.integers(1, 9)))
-        eps = [1e-5, 1e-3, 0.1][trial % 3]
+def random_case(rng, trial, backward):
+    shape = (int(rng.integers(1, 7)), int(rng.integers(1, 9)))
+    if backward:
         z = float(rng.uniform(-5, 5)) + 10.0 ** rng.uniform(-2, 2) * rng.standard_normal(shape)
-        gamma, beta = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
-        upstream = rng.standard_normal(shape)
-        where = _where(z, eps)
-        _, ref_cache = ref_forward(z.copy(), gamma.copy(), beta.copy(), eps)
-        expected = ref_backward(ref_cache, upstream.copy())
-        _, cache = _forward(layer_norm_forward, z, gamma, beta, eps, where)
-        grads = _backward(layer_norm_backward, cache, upstream.copy(), shape, where)
-        scale = max(1.0, float(np.abs(expected[0]).max()))
-        _compare_grads(grads, expected, where, rtol=1e-6, atol=1e-9 * scale,
-                       source="against the reference: ")
+        return random_ln(rng, shape, [1e-5, 1e-3, 0.1][trial % 3], upstream=True, z=z)
+    offset = [0.0, 1e4, -1e8][trial % 3]
+    # Offsets only with spreads of 1 or more: a spread far below the offset's own rounding
+    # (1e-8 at 1e8) is not well defined, and correct codes would differ.
+    scale = 10.0 ** (rng.uniform(-3, 3) if offset == 0 else rng.uniform(0, 3))
+    z = offset + scale * rng.standard_normal(shape)
+    case = random_ln(rng, shape, [1e-5, 1e-3, 0.1][(trial // 3) % 3], z=z)
+    return Case(case.args, f"{case.where}, entries near {offset:g}", case.kwargs)
+
+
+def gradients_of(args):
+    """What layer_norm_backward differentiates, in the order it returns."""
+    return [("dz", args[0]), ("dgamma", args[1]), ("dbeta", args[2])]
+
+
+def unpack(name, got, case, at):
+    __tracebackhide__ = True
+    if not isinstance(got, tuple) or len(got) != 3:
+        fail(name, f"returned a {type(got).__name__}, expected three arrays "
+             "(dz, dgamma, dbeta).", f"on {at}", hint="end with `return dz, dgamma, dbeta`.")
+    return list(got)
+
+
+def diagnose(got, expected, n):
+    for i, label in ((1, "dgamma"), (2, "dbeta")):
+        if n > 1 and np.allclose(got[i] * n, expected[i], rtol=1e-9, atol=1e-12):
+            return f"{label} sums over the batch (axis 0): do not average over N."
+    return None
+
+
+FIXTURE = ln_case(LN_Z, LN_GAMMA, LN_BETA, upstream=LN_UPSTREAM)
+_rng = np.random.default_rng(3)
+BASE = ln_case(_rng.standard_normal((4, 6)), np.ones(6), np.zeros(6))
+_z = BASE.args[0]
+_rng = np.random.default_rng(4)
+SHAPES = [random_ln(_rng, shape, eps) for shape, eps in (((1, 5), 1e-5), ((4, 1), 1e-5),
+                                                         ((3, 7), 0.5))]
+# Rows (1, -1) and (3, -3) have variance 1 and 9: with eps = 0.5 they normalise to
+# +-1/sqrt(1.5) and +-3/sqrt(9.5).
+EPS = ln_case(np.array([[1.0, -1.0], [3.0, -3.0]]), np.ones(2), np.zeros(2), 0.5)
+_a, _b = 0.816496580927726, 0.9733285267845753
+_rng = np.random.default_rng(22)
+DIFFERENCES = [random_ln(_rng, shape, upstream=True) for shape in ((3, 5), (2, 2))]
+
+LAYER_NORM = Pair(
+    forward="layer_norm_forward", backward="layer_norm_backward", key="z", output="out",
+    columns="feature", inputs=("z", "gamma", "beta"), backward_inputs=("cache", "upstream"),
+    wrt=gradients_of, unpack=unpack, diagnose=diagnose,
+    values=[
+        Values(FIXTURE, LN_OUT, mistakes=OUT_MISTAKES),
+        Values(ln_case(_z + 1e8, *BASE.args[1:], note=", every entry shifted by 1e8"), BASE,
+               rtol=1e-6, atol=1e-6,
+               hint="a shift of a row does not change its normalised values: compute the "
+                    "variance as the mean of (z - mean)**2; E[z**2] - E[z]**2 cancels "
+                    "catastrophically when the mean is large."),
+        Values(ln_case(1000.0 * _z, *BASE.args[1:], note=", scaled by 1000"), BASE,
+               rtol=1e-4, atol=1e-6,
+               hint="scaling a row does not change its normalised values (up to eps)."),
+    ],
+    shapes=[Values(case, np.broadcast_to(case.args[2], case.args[0].shape),
+                   hint="with one feature, z - mean is 0: out is beta.")
+            if case.args[0].shape[1] == 1 else Values(case) for case in SHAPES]
+    + [Values(EPS, np.array([[_a, -_a], [_b, -_b]]),
+              hint="use the eps you are given (a keyword argument), not 1e-5.")],
+    gradients=[Gradients(FIXTURE, [LN_DZ, LN_DGAMMA, LN_DBETA], atol=1e-10,
+                         mistakes=DZ_MISTAKES)]
+    + [Gradients(case, rtol=1e-5, atol=1e-7) for case in DIFFERENCES],
+    backward_shapes=[random_ln(np.random.default_rng(14 + i), shape, upstream=True)
+                     for i, shape in enumerate(((1, 4), (5, 1), (3, 6)))],
+    random_case=random_case, trials=12,
+    reported={"forward": "the fixture, a shifted and a scaled copy, a constant row",
+              "forward_shape": "N = 1, D = 1, other eps, float64, inputs untouched",
+              "backward": "gradients against the fixture and central differences",
+              "backward_shape": "dz shaped like z, dgamma and dbeta like gamma, inputs untouched"},
+    forward_hint="out = gamma * (z - mean) / sqrt(var + eps) + beta, with the mean and the "
+                 "variance of each row.",
+    backward_hint="dz = (g - mean(g) - zhat * mean(g * zhat)) / sqrt(var + eps) with "
+                  "g = upstream * gamma and row means; dgamma and dbeta sum over the batch.",
+    type_hint="build it with NumPy operations (mean, sqrt, ...).",
+    shape_hint="z is (N, D), one example per row; gamma and beta have one entry per feature.",
+    hidden_forward_tol=(1e-6, 1e-7), hidden_backward_tol=(1e-6, 1e-9),
+)
+
+(check_layer_norm_forward, check_layer_norm_forward_shape, hidden_layer_norm_forward,
+ check_layer_norm_backward, check_layer_norm_backward_shape,
+ hidden_layer_norm_backward) = pair_checks(LAYER_NORM)
