@@ -1,6 +1,6 @@
 r"""Checks of 01_nonlinearity's approximation half: fit_output_layer (least squares for the
 output layer) and sup_error (the distance of the universal approximation theorem). Same
-three visible checks per function, tolerances and helpers as ``nonlinearity``."""
+three visible checks per function as ``nonlinearity``; tolerances and helpers in ``linalg``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.checks.engine import call, fail, fmt, reports, require_unchanged
-from course_utils.checks.nonlinearity import (
+from course_utils.checks.linalg import (
     LINALG_RTOL,
     case_inputs,
     compare_normwise,
