@@ -143,6 +143,7 @@ def product_of_layers(case):
 MLP = Pair(
     forward="mlp_forward", backward="mlp_backward", key="network", output="y", columns="unit",
     inputs=("x", "weights"), backward_inputs=("cache", "dL_dy", "weights"),
+    out_shape=lambda args: (args[0].shape[0], args[1][-1].shape[0]),
     wrt=gradients_of, unpack=unpack, diagnose=diagnose,
     values=[
         Values(FIXTURE, NET_Y, mistakes={

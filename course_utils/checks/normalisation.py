@@ -139,7 +139,7 @@ DIFFERENCES = [random_ln(_rng, shape, upstream=True) for shape in ((3, 5), (2, 2
 LAYER_NORM = Pair(
     forward="layer_norm_forward", backward="layer_norm_backward", key="z", output="out",
     columns="feature", inputs=("z", "gamma", "beta"), backward_inputs=("cache", "upstream"),
-    wrt=gradients_of, unpack=unpack, diagnose=diagnose,
+    out_shape=lambda args: args[0].shape, wrt=gradients_of, unpack=unpack, diagnose=diagnose,
     values=[
         Values(FIXTURE, LN_OUT, mistakes=OUT_MISTAKES),
         Values(ln_case(_z + 1e8, *BASE.args[1:], note=", every entry shifted by 1e8"), BASE,

@@ -102,6 +102,7 @@ class Pair:
     columns: str                  # what its columns are: 'unit', 'feature'
     inputs: tuple[str, ...]       # names of the forward's array arguments, in order
     backward_inputs: tuple[str, ...]   # names of (cache, upstream, *extra) checked unchanged
+    out_shape: Callable[[tuple], tuple[int, int]]          # args -> the forward's output shape
     wrt: Callable[[tuple], list[tuple[str, np.ndarray]]]   # args -> (label, array) per output
     unpack: Callable[[str, Any, Case, str], list]          # (name, result, case, at) -> outputs
     values: Sequence[Values]      # check_forward
@@ -138,14 +139,8 @@ class Pair:
             fail(self.forward, f"returned a {type(got).__name__}, expected a pair "
                  f"({self.output}, cache).", f"on {self.at(case)}",
                  hint=f"end with `return {self.output}, cache`.")
-        shape = (case.args[0].shape[0], self.out_width(case))
-        self.array(self.forward, got[0], shape, self.output, case)
+        self.array(self.forward, got[0], self.out_shape(case.args), self.output, case)
         return got
-
-    def out_width(self, case: Case) -> int:
-        """The forward output's number of columns (the last layer's width, or D)."""
-        first = case.args[1]
-        return first[-1].shape[0] if isinstance(first, list) else case.args[0].shape[1]
 
     def run_backward(self, fn: Callable, cache: Any, upstream: np.ndarray, extra: tuple,
                      case: Case) -> list[np.ndarray]:
