@@ -12,6 +12,10 @@ from __future__ import annotations
 import copy
 import html as htmllib
 import json
+import os
+import subprocess
+import sys
+import textwrap
 
 import nbformat
 import numpy as np
@@ -233,6 +237,29 @@ def test_functions_passed_to_learner_code_run_in_the_child(tmp_path):
     assert verdicts["hidden_features_values"][0] == "fail"
     assert verdicts["sup_error_values"][0] == "fail"
     assert verdicts["collapse_linear_stack_values"][0] == "pass"
+
+
+@pytest.mark.slow
+def test_the_child_computes_with_the_deciding_process_kernels(tmp_path):
+    """01's checks build their problems with QR and SVD, whose last bits depend on the BLAS
+    kernel. A kernel forced outside (OPENBLAS_CORETYPE) must reach the sandboxed child too,
+    or the replay finds no call with those arguments and honest work fails: it did, on a
+    host whose environment forced Haswell while the child auto-detected SkylakeX."""
+    code = textwrap.dedent(f"""
+        import json, pathlib, sys
+        sys.path.insert(0, {str(REPO / "tests")!r})
+        import test_verify as tv
+        p = tv.verify.plan(tv.Course(tv.REPO).notebook("01_nonlinearity"))
+        nb = tv.as_dict(tv.release_with_solutions("01_nonlinearity"))
+        verdicts, _ = tv.verify.decide(nb, p, pathlib.Path({str(tmp_path)!r}))
+        print(json.dumps({{g: v for g, v in verdicts.items() if v[0] != "pass"}}))
+    """)
+    # Prescott (SSE3) rounds differently from whatever a current CPU auto-detects.
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Prescott"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=300, cwd=str(REPO))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {}
 
 
 @pytest.mark.slow
