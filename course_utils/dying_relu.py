@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from course_utils.data import load_digits_arrays
 from course_utils.units import relu as _relu
 from course_utils.units import relu_grad as _relu_grad
 
@@ -48,17 +49,15 @@ __all__ = [
 
 
 def load_digits_pixels() -> tuple[np.ndarray, np.ndarray]:
-    r"""The digits data set bundled with scikit-learn, pixels scaled to [0, 1].
+    r"""The digits (``course_utils.data``), pixels scaled to [0, 1].
 
     Returns
     -------
     X : ndarray, shape (1797, 64), float64 in [0, 1] (pixel intensity / 16)
-    y : ndarray, shape (1797,), int, the digit 0-9
+    y : ndarray, shape (1797,), int64, the digit 0-9
     """
-    from sklearn.datasets import load_digits
-
-    X, y = load_digits(return_X_y=True)
-    return X.astype(np.float64) / 16.0, y.astype(np.int64)
+    X, y = load_digits_arrays()
+    return X / 16.0, y
 
 
 @dataclass
