@@ -303,6 +303,10 @@ def pair_checks(pair: Pair) -> tuple[Callable, ...]:
               check_backward, check_backward_shape, hidden_backward)
     names = (f"check_{fwd}", f"check_{fwd}_shape", f"hidden_{fwd}",
              f"check_{bwd}", f"check_{bwd}_shape", f"hidden_{bwd}")
-    for check, name in zip(checks, names, strict=True):
+    says = (pair.reported["forward"], pair.reported["forward_shape"],
+            "random cases against the reference", pair.reported["backward"],
+            pair.reported["backward_shape"], "random cases against the reference")
+    for i, (check, name, what) in enumerate(zip(checks, names, says, strict=True)):
         check.__name__ = check.__qualname__ = name
+        check.__doc__ = f"{fwd if i < 3 else bwd}: {what} (a ``pairs`` check)."
     return checks
