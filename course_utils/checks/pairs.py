@@ -5,14 +5,14 @@ check runs (the fixture with its answers and the answers of the usual mistakes, 
 cases, shapes), and how to draw a random case for the hidden checks. :func:`pair_checks`
 turns a row into the six checks the test cells call:
 
-==================  ===========================================================
-check_forward       the fixture and the row's property cases, values
-check_forward_shape shapes, the inputs left as they were, a new float64 array
-hidden_forward      random cases against the reference
-check_backward      the fixture, then central differences of the learner's forward
-check_backward_shape shapes, cache and upstream left as they were, the same twice
-hidden_backward     random cases against the reference
-==================  ===========================================================
+====================  =========================================================
+check_forward         the fixture and the row's property cases, values
+check_forward_shape   shapes, the inputs left as they were, a new float64 array
+hidden_forward        random cases against the reference
+check_backward        the fixture, then central differences of the learner's forward
+check_backward_shape  shapes, cache and upstream left as they were, the same twice
+hidden_backward       random cases against the reference
+====================  =========================================================
 
 The learner's cache goes from the learner's forward to the learner's backward untouched:
 the checks never look inside it. A backward's outputs are the gradients with respect to
