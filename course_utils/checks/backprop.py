@@ -156,8 +156,8 @@ MLP = Pair(
                hint="a one-layer network is sigma(x @ W.T)."),
     ],
     shapes=[Values(case) for case in shape_cases(8)],
-    gradients=[Gradients(FIXTURE, [NET_GRAD_W1, NET_GRAD_W2, NET_GRAD_X])]
-    + [Gradients(case, rtol=1e-5, atol=1e-7) for case in DIFFERENCES],
+    gradients=[Gradients(FIXTURE, [NET_GRAD_W1, NET_GRAD_W2, NET_GRAD_X])],
+    differences=DIFFERENCES,
     backward_shapes=shape_cases(13, backward=True),
     random_case=random_case, trials=15,
     reported={"forward": "outputs and cache",

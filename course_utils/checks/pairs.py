@@ -45,6 +45,9 @@ __all__ = ["Case", "Values", "Gradients", "Pair", "pair_checks", "named_mistake"
 
 RTOL = 1e-6
 ATOL = 1e-12
+#: Central differences (h = 1e-6) are good to about 1e-8 of the gradient's size: far looser
+#: than a fixture, still far tighter than any wrong formula.
+DIFFERENCES_RTOL, DIFFERENCES_ATOL = 1e-5, 1e-7
 
 
 @dataclass(frozen=True)
@@ -81,11 +84,11 @@ class Values:
 
 @dataclass(frozen=True)
 class Gradients:
-    """A backward case of a visible check: the gradients it must give, or None for central
-    differences of the learner's own forward. ``mistakes`` name a wrong first output."""
+    """A backward case of a visible check and the gradients it must give (in the order of
+    :attr:`Pair.wrt`). ``mistakes`` name a wrong first output."""
 
     case: Case
-    expected: Sequence[np.ndarray] | None = None
+    expected: Sequence[np.ndarray]
     rtol: float = RTOL
     atol: float = ATOL
     mistakes: Mapping[str, np.ndarray] = field(default_factory=dict)
@@ -107,7 +110,8 @@ class Pair:
     unpack: Callable[[str, Any, Case, str], list]          # (name, result, case, at) -> outputs
     values: Sequence[Values]      # check_forward
     shapes: Sequence[Values]      # check_forward_shape
-    gradients: Sequence[Gradients]     # check_backward
+    gradients: Sequence[Gradients]     # check_backward: the fixture
+    differences: Sequence[Case]        # check_backward: against central differences
     backward_shapes: Sequence[Case]    # check_backward_shape
     random_case: Callable[[np.random.Generator, int, bool], Case]   # (rng, trial, backward)
     reported: Mapping[str, str]   # check name -> what its passed line says
@@ -255,16 +259,14 @@ def pair_checks(pair: Pair) -> tuple[Callable, ...]:
     @reports(pair.reported["backward"], bwd)
     def check_backward(backward: Callable, forward: Callable) -> None:
         __tracebackhide__ = True
-        for g in pair.gradients:
-            case, source = g.case, ""
-            expected = g.expected
-            if expected is None:
-                expected = _differences(pair, forward, case)
-                source = f"against central differences of your {fwd}: "
-            _, cache = pair.run_forward(forward, case)
-            got = pair.run_backward(backward, cache, case.upstream.copy(),
-                                    copy.deepcopy(case.extra), case)
-            pair.compare_backward(got, expected, case, rtol=g.rtol, atol=g.atol,
+        differences = [Gradients(case, _differences(pair, forward, case), DIFFERENCES_RTOL,
+                                 DIFFERENCES_ATOL) for case in pair.differences]
+        against = f"against central differences of your {fwd}: "
+        for g, source in [(g, "") for g in pair.gradients] + [(g, against) for g in differences]:
+            _, cache = pair.run_forward(forward, g.case)
+            got = pair.run_backward(backward, cache, g.case.upstream.copy(),
+                                    copy.deepcopy(g.case.extra), g.case)
+            pair.compare_backward(got, g.expected, g.case, rtol=g.rtol, atol=g.atol,
                                   source=source, mistakes=g.mistakes)
 
     @reports(pair.reported["backward_shape"], bwd)
