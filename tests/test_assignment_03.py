@@ -11,6 +11,7 @@ of that class, hidden parts included. The checks themselves also pass on the ref
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import nbformat
@@ -71,27 +72,60 @@ def test_release_is_the_source_without_solutions_hidden_tests_or_mark_schemes():
 
 # --- the checks against the reference (no notebook) ----------------------------------------
 
+REFERENCE_CLASSES = {"swish_function": "SwishFunction", "mish_function": "MishFunction",
+                     "swish_module": "Swish", "mish_module": "Mish", "prelu": "PReLU"}
+
+
+def _reference_class(check_name: str):
+    from course_utils import reference_torch
+
+    return next(getattr(reference_torch, cls) for unit, cls in REFERENCE_CLASSES.items()
+                if unit in check_name)
+
+
 def test_every_check_passes_on_the_reference():
-    from course_utils import checks, reference_torch
+    from course_utils import checks
     from course_utils.checks import torch_functions, torch_modules
 
-    classes = {"swish_function": reference_torch.SwishFunction,
-               "mish_function": reference_torch.MishFunction,
-               "swish_module": reference_torch.Swish, "mish_module": reference_torch.Mish,
-               "prelu": reference_torch.PReLU}
     names = list(torch_functions.__all__) + list(torch_modules.__all__)
     assert len(names) == 21
     for name in names:
-        cls = next(v for k, v in classes.items() if k in name)
-        getattr(checks, name)(cls)
+        getattr(checks, name)(_reference_class(name))
 
 
-def test_visible_checks_do_not_import_the_reference():
-    tree = ast.parse("\n".join((ROOT / "course_utils" / "checks" / f"{name}.py").read_text()
-                               for name in ("torch_calls", "torch_functions", "torch_modules")))
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name.startswith("check_"):
-            assert "reference" not in ast.unparse(node), node.name
+def test_visible_checks_do_not_import_the_reference(monkeypatch):
+    """Every visible check passes on the reference classes with the reference package
+    unimportable (the import of a hidden check fails the same way, as a control)."""
+    import course_utils
+    from course_utils import checks
+    from course_utils.checks import torch_functions, torch_modules
+
+    names = list(torch_functions.__all__) + list(torch_modules.__all__)
+    classes = {name: _reference_class(name) for name in names}
+    monkeypatch.delattr(course_utils, "reference_torch")
+    monkeypatch.setitem(sys.modules, "course_utils.reference_torch", None)
+    for name in names:
+        if name.startswith("check_"):
+            getattr(checks, name)(classes[name])
+    with pytest.raises(ImportError):
+        checks.hidden_mish_function(classes["hidden_mish_function"])
+
+
+def test_only_hidden_checks_name_the_reference():
+    """Also on paths the reference classes never take (a failure's hint): every mention of
+    the reference in the torch checks' code lies inside a function named hidden*."""
+    for module in ("torch_calls", "torch_functions", "torch_modules"):
+        tree = ast.parse((ROOT / "course_utils" / "checks" / f"{module}.py").read_text())
+        inside = {}
+        for fn in ast.walk(tree):
+            if isinstance(fn, ast.FunctionDef):
+                inside.update({id(node): fn.name for node in ast.walk(fn)
+                               if not inside.get(id(node), "").startswith("hidden")})
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Name, ast.Attribute, ast.alias, ast.ImportFrom)):
+                text = ast.unparse(node) if not isinstance(node, ast.alias) else node.name
+                if "reference" in text:
+                    assert inside.get(id(node), "").startswith("hidden"), (module, text)
 
 
 # --- the notebooks, executed ---------------------------------------------------------------

@@ -136,15 +136,6 @@ def grad_hint(variable: str, formula: str):
     return hint
 
 
-def swish_grads(fn, x, beta, upstream, inputs):
-    __tracebackhide__ = True
-    x = x.detach().clone().requires_grad_()
-    b = beta.detach().clone().requires_grad_()
-    y = forward(fn, "SwishFunction", x, b, inputs=inputs)
-    gx, gb = backward("SwishFunction", y, (x, b), upstream, "grad_x, grad_beta")
-    return y, gx, gb
-
-
 def require_grad(name, grad, variable, hint):
     __tracebackhide__ = True
     if grad is None:

@@ -1,11 +1,23 @@
-r"""Checks of 03_swish_mish: the learner's autograd Functions (SwishFunction,
-MishFunction; the modules are ``torch_modules``).
+r"""Checks of 03_swish_mish: the learner's autograd Functions (SwishFunction, MishFunction),
+one table row each (the modules are ``torch_modules``).
 
-Visible checks (``check_*``) use PyTorch's own units as the oracle (``F.silu``, ``F.mish``,
-``F.prelu`` and autograd through ``x * torch.sigmoid(beta * x)``); they never import the
-course's reference. Hidden checks (``hidden_*``) import ``course_utils.reference_torch``
-when called and compare on randomized (fixed-seed) inputs of many magnitudes and shapes.
+A :class:`FunctionRow` says what the unit is (a PyTorch expression, whose autograd gives
+the expected gradients), which scalar parameters follow x and the values the checks try,
+the hints, and what backward needs saved. :func:`function_checks` turns a row into the
+checks the test cells call:
 
+==============  ==================================================================
+values          forward on a float64 grid with 0, for each parameter set
+grad_x          backward's gradient w.r.t. x against autograd; gradcheck
+grad_<param>    a parameter's gradient (summed over positions); gradcheck
+saved           forward saves only what backward needs (saved-tensor hooks)
+dtype_shape     float32 and float64, four shapes; x and upstream left as they were
+edges           extreme inputs: finite, accurate values and gradients
+hidden          random magnitudes and shapes against ``course_utils.reference_torch``
+==============  ==================================================================
+
+Visible checks use PyTorch's own units as the oracle (``F.silu``, ``F.mish``, autograd
+through ``x * torch.sigmoid(beta * x)``); they never import the course's reference.
 A gradient failure names the variable whose gradient is wrong::
 
     SwishFunction gradient w.r.t. beta: 3 of 3 values are wrong (rtol=1e-06, atol=1e-12).
@@ -16,6 +28,9 @@ Each check takes the learner's class (``SwishFunction``, not ``SwishFunction.app
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -43,7 +58,6 @@ from course_utils.checks.torch_calls import (
     oracle_grads,
     random_inputs,
     require_grad,
-    swish_grads,
     swish_oracle,
     upstream_for,
 )
@@ -59,86 +73,203 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------------------------
-# SwishFunction
-# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FunctionRow:
+    """One graded ``torch.autograd.Function``: ``apply(x, *params)``, params 0-d tensors.
 
-_SWISH_X_HINT = ("d/dx of x * sigmoid(beta * x) needs the product rule and the chain rule "
-                 "(mind the inner beta), times upstream.")
-
-
-@reports("forward values, several beta", "SwishFunction")
-def check_swish_function_values(SwishFunction) -> None:
-    r"""``SwishFunction.apply(x, beta)`` equals x * sigmoid(beta * x) (``F.silu`` at beta = 1).
-
-    float64, 30 points in [-6, 6] including 0 and the root of swish', beta in
-    {1, 0, 0.5, 2, 5}; rtol 1e-6, atol 1e-12.
+    oracle : (x, *params) -> y in PyTorch operations; autograd gives its gradients.
+    unit : PyTorch's own unit where one exists (``F.silu``), for the values check.
+    params, grid, edges, at : the parameters' names; their values in the visible checks, in
+        the extremes check, and where gradcheck and the dtype check evaluate.
+    hint, grad_hint, param_hints, edge_grad_hint : what a failure of the values, of the
+        gradient w.r.t. x (moderate inputs, extremes) and of each parameter's says.
+    needs : what backward needs saved, in words ("x and beta"); its size is the budget.
+    param_floor : (x, eps) -> how far from the expected value a parameter's gradient at an
+        extreme may be, where its formula loses every digit.
+    random_params : rng -> parameter values for one hidden case.
     """
+
+    name: str
+    oracle: Callable
+    unit: Callable
+    hint: str
+    grad_hint: str
+    needs: str
+    reported: Mapping[str, str]
+    params: tuple[str, ...] = ()
+    grid: tuple[tuple[float, ...], ...] = ((),)
+    edges: tuple[tuple[float, ...], ...] = ((),)
+    at: tuple[float, ...] = ()
+    param_hints: Mapping[str, str] = field(default_factory=dict)
+    edge_grad_hint: str = STABLE_HINT
+    param_floor: Callable = lambda x, eps: 0.0
+    random_params: Callable = lambda rng: ()
+
+    @property
+    def returns(self) -> str:
+        """The hint for a missing gradient: what backward returns, in order."""
+        names = ", ".join(f"grad_{v}" for v in ("x", *self.params))
+        return f"return {f'({names})' if self.params else names} from backward."
+
+    def inputs(self, x, params, **more) -> dict:
+        """The input as a message names it: x, then each parameter by name."""
+        return {"x": as_numpy(x), **dict(zip(self.params, params, strict=True)), **more}
+
+    def grads(self, fn, x, params, upstream, inputs):
+        """Forward and backward at (x, *params): the output and one gradient per input."""
+        __tracebackhide__ = True
+        args = [t.detach().clone().requires_grad_() for t in (x, *_tensors(params, x.dtype))]
+        y = forward(fn, self.name, *args, inputs=inputs)
+        labels = ", ".join(f"grad_{v}" for v in ("x", *self.params))
+        return y, backward(self.name, y, args, upstream, labels)
+
+
+def _tensors(values, dtype) -> list[torch.Tensor]:
+    return [torch.tensor(float(v), dtype=dtype) for v in values]
+
+
+def _edge_points(dtype) -> torch.Tensor:
+    """EXTREMES in ``dtype``; float32 leaves out ±1e-30."""
+    return torch.tensor([v for v in EXTREMES if not (dtype == F32 and abs(v) == 1e-30)],
+                        dtype=dtype)
+
+
+def function_checks(row: FunctionRow) -> dict[str, Callable]:
+    """The checks of ``row``, by the name the test cells import them under."""
+    name = row.name
+    stem = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+    says = {"values": row.reported["values"], "x": "gradient with respect to x, gradcheck",
+            **{p: f"gradient with respect to {p}, gradcheck" for p in row.params},
+            "saved": f"saves only {row.needs}", "dtype": "dtype and shape kept, inputs untouched",
+            "edges": "extremes, finite and exact", "hidden": "random cases against the reference"}
+
+    @reports(says["values"], name)
+    def values(cls) -> None:
+        __tracebackhide__ = True
+        fn = function_class(cls, name)
+        for params in row.grid:
+            inputs = row.inputs(GRID, params)
+            y = forward(fn, name, GRID.clone(), *_tensors(params, F64), inputs=inputs)
+            compare(name, as_numpy(y), as_numpy(row.unit(GRID, *_tensors(params, F64))),
+                    inputs=inputs, rtol=RTOL[F64], atol=ATOL[F64], hint=row.hint)
+
+    @reports(says["x"], name)
+    def grad_x(cls) -> None:
+        __tracebackhide__ = True
+        fn = function_class(cls, name)
+        up = upstream_for(GRID.shape, F64)
+        for params in row.grid:
+            inputs = row.inputs(GRID, params, upstream=as_numpy(up))
+            _, grads = row.grads(fn, GRID, params, up, inputs)
+            gx = require_grad(name, grads[0], "x", row.returns)
+            _, expected = oracle_grads(row.oracle, GRID, *_tensors(params, F64), upstream=up)
+            compare(f"{name} gradient w.r.t. x", as_numpy(gx), as_numpy(expected[0]),
+                    inputs=inputs, rtol=RTOL[F64], atol=ATOL[F64],
+                    hint=grad_hint("x", row.grad_hint))
+        at = _tensors(row.at, F64)
+        _gradcheck(lambda x: fn.apply(x, *at), f"{name} gradient w.r.t. x", GRID[::3])
+
+    def grad_param(k: int, param: str) -> Callable:
+        label, hint = f"{name} gradient w.r.t. {param}", row.param_hints[param]
+
+        @reports(says[param], name)
+        def check(cls) -> None:
+            __tracebackhide__ = True
+            fn = function_class(cls, name)
+            up = upstream_for(GRID.shape, F64)
+            got, expected = [], []
+            for params in row.grid:
+                _, grads = row.grads(fn, GRID, params, up, row.inputs(GRID, params))
+                g = require_grad(name, grads[k], param, hint)
+                if g.numel() != 1:
+                    fail(label, f"has shape {tuple(g.shape)}, expected {param}'s shape ().",
+                         hint=hint)
+                got.append(float(g.reshape(())))
+                _, e = oracle_grads(row.oracle, GRID, *_tensors(params, F64), upstream=up)
+                expected.append(float(e[k]))
+            compare(label, np.array(got), np.array(expected),
+                    inputs={param: np.array([p[k - 1] for p in row.grid])},
+                    rtol=RTOL[F64], atol=ATOL[F64], hint=grad_hint(param, hint))
+            at, x = _tensors(row.at, F64), GRID[::3].clone()
+            _gradcheck(lambda p: fn.apply(x, *at[:k - 1], p, *at[k:]), label, at[k - 1])
+
+        return check
+
+    @reports(says["saved"], name)
+    def saved(cls) -> None:
+        __tracebackhide__ = True
+        fn = function_class(cls, name)
+        args = [torch.linspace(-4, 4, 1000, dtype=F64, requires_grad=True)]
+        args += [t.requires_grad_() for t in _tensors([1.0] * len(row.params), F64)]
+        _check_saved(fn, name, args, sum(a.nbytes for a in args), row.needs)
+
+    @reports(says["dtype"], name)
+    def dtype_shape(cls) -> None:
+        __tracebackhide__ = True
+        _check_dtype_shape(function_class(cls, name), name, _tensors(row.at, F64))
+
+    @reports(says["edges"], name)
+    def edges(cls) -> None:
+        __tracebackhide__ = True
+        fn = function_class(cls, name)
+        for dtype in (F64, F32):
+            x, tag = _edge_points(dtype), f"{name} [{dtype_name(dtype)}]"
+            rtol, atol = RTOL[dtype], ATOL_EDGE[dtype]
+            for params in row.edges:
+                inputs = row.inputs(x, params)
+                y, grads = row.grads(fn, x, params, torch.ones_like(x), inputs)
+                ey, eg = oracle_grads(row.oracle, x, *_tensors(params, dtype),
+                                      upstream=torch.ones_like(x))
+                compare(tag, as_numpy(y), as_numpy(ey), inputs=inputs, rtol=rtol, atol=atol,
+                        hint=edge_hint)
+                gx = require_grad(name, grads[0], "x", row.returns)
+                compare(f"{tag} gradient w.r.t. x", as_numpy(gx), as_numpy(eg[0]),
+                        inputs=inputs, rtol=rtol, atol=atol,
+                        hint=grad_hint("x", row.edge_grad_hint))
+                for k, param in enumerate(row.params, 1):
+                    got, expected = [], []
+                    for xi in x:  # one position at a time: the gradient sums over positions
+                        _, g = row.grads(fn, xi, params, torch.ones_like(xi), inputs)
+                        g = require_grad(name, g[k], param, row.param_hints[param])
+                        got.append(float(g.reshape(())))
+                        expected.append(float(oracle_grads(row.oracle, xi, *_tensors(
+                            params, dtype), upstream=torch.ones_like(xi))[1][k]))
+                    got, expected = np.array(got), np.array(expected)
+                    floor = row.param_floor(as_numpy(x), torch.finfo(dtype).eps)
+                    got = np.where(np.abs(got - expected) <= floor, expected, got)
+                    compare(f"{tag} gradient w.r.t. {param}", got, expected, inputs=inputs,
+                            rtol=rtol, atol=atol, hint=grad_hint(param, STABLE_HINT))
+
+    def hidden(cls, seed: int = 0) -> None:
+        __tracebackhide__ = True
+        from course_utils import reference_torch
+
+        fn = function_class(cls, name)
+        reference = getattr(reference_torch, name).apply
+        rng = np.random.default_rng(seed)
+        for dtype in (F64, F32):
+            for x in random_inputs(seed, dtype):
+                params = [float(p) for p in _tensors(row.random_params(rng), dtype)]
+                _compare_function(f"{name} [{dtype_name(dtype)}]", fn.apply, reference,
+                                 [x, *_tensors(params, dtype)], ("x", *row.params),
+                                 row.inputs(x, params))
+
+    checks = {f"check_{stem}_values": (values, "values"),
+              f"check_{stem}_grad{'_x' if row.params else ''}": (grad_x, "x"),
+              **{f"check_{stem}_grad_{p}": (grad_param(k, p), p)
+                 for k, p in enumerate(row.params, 1)},
+              f"check_{stem}_saved": (saved, "saved"),
+              f"check_{stem}_dtype_shape": (dtype_shape, "dtype"),
+              f"check_{stem}_edges": (edges, "edges"), f"hidden_{stem}": (hidden, "hidden")}
+    for check_name, (check, what) in checks.items():
+        check.__name__ = check.__qualname__ = check_name
+        check.__doc__ = f"{name}: {says[what]} (a ``torch_functions`` check)."
+    return {check_name: check for check_name, (check, _) in checks.items()}
+
+
+def _gradcheck(f, name: str, point: torch.Tensor) -> None:
+    """``torch.autograd.gradcheck`` of ``f`` at ``point`` (float64); a failure names it."""
     __tracebackhide__ = True
-    fn = function_class(SwishFunction, "SwishFunction")
-    for beta in BETAS:
-        b = torch.tensor(beta, dtype=F64)
-        y = forward(fn, "SwishFunction", GRID.clone(), b,
-                     inputs={"x": as_numpy(GRID), "beta": beta})
-        expected = F.silu(GRID) if beta == 1.0 else swish_oracle(GRID, b)
-        compare("SwishFunction", as_numpy(y), as_numpy(expected),
-                inputs={"x": as_numpy(GRID), "beta": beta},
-                rtol=RTOL[F64], atol=ATOL[F64],
-                hint="swish(x) = x * sigmoid(beta * x): is beta used, and inside the sigmoid?")
-
-
-@reports("gradient with respect to x, gradcheck", "SwishFunction")
-def check_swish_function_grad_x(SwishFunction) -> None:
-    r"""backward's gradient with respect to x, against autograd of x * sigmoid(beta * x).
-
-    float64 on the moderate grid with several beta and a fixed upstream gradient with both
-    signs; then ``torch.autograd.gradcheck`` with respect to x.
-    """
-    __tracebackhide__ = True
-    fn = function_class(SwishFunction, "SwishFunction")
-    name = "SwishFunction gradient w.r.t. x"
-    up = upstream_for(GRID.shape, F64)
-    for beta in BETAS:
-        b = torch.tensor(beta, dtype=F64)
-        inputs = {"x": as_numpy(GRID), "beta": beta, "upstream": as_numpy(up)}
-        _, gx, _ = swish_grads(fn, GRID, b, up, inputs)
-        gx = require_grad("SwishFunction", gx, "x", "return (grad_x, grad_beta) from backward.")
-        _, (ex, _) = oracle_grads(swish_oracle, GRID, b, upstream=up)
-        compare(name, as_numpy(gx), as_numpy(ex), inputs=inputs, rtol=RTOL[F64], atol=ATOL[F64],
-                hint=grad_hint("x", _SWISH_X_HINT))
-    _gradcheck(lambda x: fn.apply(x, torch.tensor(1.5, dtype=F64)), name)
-
-
-@reports("gradient with respect to beta, gradcheck", "SwishFunction")
-def check_swish_function_grad_beta(SwishFunction) -> None:
-    r"""backward's gradient with respect to beta (summed over positions), against autograd.
-
-    One tensor x of 30 points and beta in {1, 0, 0.5, 2, 5}; a fixed upstream with both
-    signs; then ``torch.autograd.gradcheck`` with respect to beta.
-    """
-    __tracebackhide__ = True
-    fn = function_class(SwishFunction, "SwishFunction")
-    name = "SwishFunction gradient w.r.t. beta"
-    up = upstream_for(GRID.shape, F64)
-    got, expected = [], []
-    for beta in BETAS:
-        b = torch.tensor(beta, dtype=F64)
-        _, _, gb = swish_grads(fn, GRID, b, up, {"x": as_numpy(GRID), "beta": beta})
-        gb = require_grad("SwishFunction", gb, "beta", SWISH_BETA_HINT)
-        if gb.numel() != 1:
-            fail(name, f"has shape {tuple(gb.shape)}, expected beta's shape ().",
-                 hint=SWISH_BETA_HINT)
-        got.append(float(gb.reshape(())))
-        expected.append(float(oracle_grads(swish_oracle, GRID, b, upstream=up)[1][1]))
-    compare(name, np.array(got), np.array(expected), inputs={"beta": np.array(BETAS)},
-            rtol=RTOL[F64], atol=ATOL[F64], hint=grad_hint("beta", SWISH_BETA_HINT))
-    x = GRID[::3].clone()
-    _gradcheck(lambda b: fn.apply(x, b), name, torch.tensor(0.8, dtype=F64))
-
-
-def _gradcheck(f, name, point=None):
-    __tracebackhide__ = True
-    point = GRID[::3].clone() if point is None else point
     point = point.detach().clone().requires_grad_()
     try:
         ok = torch.autograd.gradcheck(f, (point,), eps=1e-6, atol=1e-7, rtol=1e-5,
@@ -168,16 +299,6 @@ def _check_saved(fn, name, args, allowed, needs):
     if saved.count == 0:
         fail(name, "saves nothing for backward.",
              hint=f"backward needs {needs}: save it with ctx.save_for_backward.")
-
-
-@reports("saves only x and beta", "SwishFunction")
-def check_swish_function_saved(SwishFunction) -> None:
-    r"""forward saves only x and beta (measured with saved-tensor hooks), nothing on ctx."""
-    __tracebackhide__ = True
-    fn = function_class(SwishFunction, "SwishFunction")
-    x = torch.linspace(-4, 4, 1000, dtype=F64, requires_grad=True)
-    b = torch.tensor(1.0, dtype=F64, requires_grad=True)
-    _check_saved(fn, "SwishFunction", (x, b), x.nbytes + b.nbytes, "x and beta")
 
 
 def _check_dtype_shape(fn, name, extra=()):
@@ -210,147 +331,12 @@ def _check_dtype_shape(fn, name, extra=()):
                 fail(name, "returned its input's memory.", hint="return a new tensor.")
 
 
-@reports("dtype and shape kept, inputs untouched", "SwishFunction")
-def check_swish_function_dtype_shape(SwishFunction) -> None:
-    r"""float32 and float64, shapes (), (7,), (3, 4), (2, 3, 4): output and gradient keep the
-    input's shape and dtype; neither x nor upstream is modified in place."""
+def _compare_function(label, fn_apply, ref_apply, args, variables, inputs):
+    """Values and the gradients w.r.t. every argument, learner vs reference, at ``args``."""
     __tracebackhide__ = True
-    fn = function_class(SwishFunction, "SwishFunction")
-    _check_dtype_shape(fn, "SwishFunction", extra=(torch.tensor(1.5, dtype=F64),))
-
-
-def _edge_points(dtype):
-    values = [v for v in EXTREMES if not (dtype == F32 and abs(v) == 1e-30)]
-    return torch.tensor(values, dtype=dtype)
-
-
-@reports("extremes, finite and exact", "SwishFunction")
-def check_swish_function_edges(SwishFunction) -> None:
-    r"""Extreme inputs (|x| up to 1e4, around exp's overflow at 88.7, tiny, -0.0), float32 and
-    float64, beta in {1, 2}: finite, accurate values and gradients w.r.t. x and beta."""
-    __tracebackhide__ = True
-    fn = function_class(SwishFunction, "SwishFunction")
-    for dtype in (F64, F32):
-        x = _edge_points(dtype)
-        up = torch.ones_like(x)
-        rtol, atol = RTOL[dtype], ATOL_EDGE[dtype]
-        for beta in (1.0, 2.0):
-            b = torch.tensor(beta, dtype=dtype)
-            inputs = {"x": as_numpy(x), "beta": beta}
-            tag = f"SwishFunction [{dtype_name(dtype)}]"
-            y, gx, _ = swish_grads(fn, x, b, up, inputs)
-            ey, (ex, _) = oracle_grads(swish_oracle, x, b, upstream=up)
-            compare(tag, as_numpy(y), as_numpy(ey), inputs=inputs, rtol=rtol, atol=atol,
-                    hint=edge_hint)
-            gx = require_grad("SwishFunction", gx, "x", "return (grad_x, grad_beta).")
-            compare(f"{tag} gradient w.r.t. x", as_numpy(gx), as_numpy(ex), inputs=inputs,
-                    rtol=rtol, atol=atol, hint=grad_hint("x", STABLE_HINT))
-            got, expected = [], []
-            for xi in x:  # one position at a time: the beta gradient is a sum over positions
-                _, _, gb = swish_grads(fn, xi, b, torch.ones_like(xi), inputs)
-                gb = require_grad("SwishFunction", gb, "beta", SWISH_BETA_HINT)
-                got.append(float(gb.reshape(())))
-                expected.append(float(oracle_grads(swish_oracle, xi, b,
-                                                    upstream=torch.ones_like(xi))[1][1]))
-            # x**2 * s * (1 - s) loses all its digits where s rounds to 1; a correct float
-            # formula may return 0 there, within a few ulps of x**2.
-            got, expected = np.array(got), np.array(expected)
-            floor = 4 * torch.finfo(dtype).eps * as_numpy(x) ** 2
-            got = np.where(np.abs(got - expected) <= floor, expected, got)
-            compare(f"{tag} gradient w.r.t. beta", got, expected,
-                    inputs=inputs, rtol=rtol, atol=atol, hint=grad_hint("beta", STABLE_HINT))
-
-
-# --------------------------------------------------------------------------------------------
-# MishFunction
-# --------------------------------------------------------------------------------------------
-
-_MISH_HINT = ("mish'(x) = tanh(softplus(x)) + x * sech^2(softplus(x)) * sigmoid(x); "
-              "at x = 0 take the limit.")
-
-
-def _mish_grads(fn, x, up, inputs):
-    __tracebackhide__ = True
-    xg = x.detach().clone().requires_grad_()
-    y = forward(fn, "MishFunction", xg, inputs=inputs)
-    (gx,) = backward("MishFunction", y, (xg,), up, "grad_x")
-    return y, require_grad("MishFunction", gx, "x", "return the gradient w.r.t. x.")
-
-
-@reports("forward values equal F.mish", "MishFunction")
-def check_mish_function_values(MishFunction) -> None:
-    r"""``MishFunction.apply(x)`` equals ``F.mish(x)``: float64, 30 points in [-6, 6] with 0."""
-    __tracebackhide__ = True
-    fn = function_class(MishFunction, "MishFunction")
-    y = forward(fn, "MishFunction", GRID.clone())
-    compare("MishFunction", as_numpy(y), as_numpy(F.mish(GRID)), inputs={"x": as_numpy(GRID)},
-            rtol=RTOL[F64], atol=ATOL[F64],
-            hint="mish(x) = x * tanh(softplus(x)), softplus(x) = ln(1 + e^x).")
-
-
-@reports("gradient with respect to x, gradcheck", "MishFunction")
-def check_mish_function_grad(MishFunction) -> None:
-    r"""backward against autograd of ``F.mish``: float64 grid with 0, fixed upstream with both
-    signs; then ``torch.autograd.gradcheck``."""
-    __tracebackhide__ = True
-    fn = function_class(MishFunction, "MishFunction")
-    name = "MishFunction gradient w.r.t. x"
-    up = upstream_for(GRID.shape, F64)
-    inputs = {"x": as_numpy(GRID), "upstream": as_numpy(up)}
-    _, gx = _mish_grads(fn, GRID, up, inputs)
-    _, (ex,) = oracle_grads(F.mish, GRID, upstream=up)
-    compare(name, as_numpy(gx), as_numpy(ex), inputs=inputs, rtol=RTOL[F64], atol=ATOL[F64],
-            hint=grad_hint("x", _MISH_HINT))
-    _gradcheck(fn.apply, name)
-
-
-@reports("saves only its input", "MishFunction")
-def check_mish_function_saved(MishFunction) -> None:
-    r"""forward saves only its input (measured with saved-tensor hooks), nothing on ctx."""
-    __tracebackhide__ = True
-    fn = function_class(MishFunction, "MishFunction")
-    x = torch.linspace(-4, 4, 1000, dtype=F64, requires_grad=True)
-    _check_saved(fn, "MishFunction", (x,), x.nbytes, "x")
-
-
-@reports("dtype and shape kept, inputs untouched", "MishFunction")
-def check_mish_function_dtype_shape(MishFunction) -> None:
-    r"""float32 and float64, shapes (), (7,), (3, 4), (2, 3, 4): output and gradient keep the
-    input's shape and dtype; neither x nor upstream is modified in place."""
-    __tracebackhide__ = True
-    _check_dtype_shape(function_class(MishFunction, "MishFunction"), "MishFunction")
-
-
-@reports("extremes, finite and exact", "MishFunction")
-def check_mish_function_edges(MishFunction) -> None:
-    r"""Extreme inputs (|x| up to 1e4, around exp's overflow, tiny, -0.0), float32 and
-    float64: finite, accurate values and gradients."""
-    __tracebackhide__ = True
-    fn = function_class(MishFunction, "MishFunction")
-    for dtype in (F64, F32):
-        x = _edge_points(dtype)
-        up = torch.ones_like(x)
-        inputs = {"x": as_numpy(x)}
-        tag = f"MishFunction [{dtype_name(dtype)}]"
-        y, gx = _mish_grads(fn, x, up, inputs)
-        ey, (ex,) = oracle_grads(F.mish, x, upstream=up)
-        rtol, atol = RTOL[dtype], ATOL_EDGE[dtype]
-        compare(tag, as_numpy(y), as_numpy(ey), inputs=inputs, rtol=rtol, atol=atol,
-                hint=edge_hint)
-        compare(f"{tag} gradient w.r.t. x", as_numpy(gx), as_numpy(ex), inputs=inputs, rtol=rtol,
-                atol=atol, hint=grad_hint("x", _MISH_HINT))
-
-
-# --------------------------------------------------------------------------------------------
-# Hidden checks: against course_utils.reference_torch on randomized inputs
-# --------------------------------------------------------------------------------------------
-
-def _compare_function(label, fn_apply, ref_apply, tensors, needs, inputs):
-    """Values and all gradients of learner vs reference for one set of arguments."""
-    __tracebackhide__ = True
-    x = tensors[0]
-    mine = [t.detach().clone().requires_grad_(n) for t, n in zip(tensors, needs, strict=True)]
-    refs = [t.detach().clone().requires_grad_(n) for t, n in zip(tensors, needs, strict=True)]
+    x = args[0]
+    mine = [t.detach().clone().requires_grad_() for t in args]
+    refs = [t.detach().clone().requires_grad_() for t in args]
     y = call(fn_apply, label, *mine, inputs=inputs)
     if not isinstance(y, torch.Tensor):
         fail(label, f"returned a {type(y).__name__}, expected a torch.Tensor.")
@@ -358,11 +344,9 @@ def _compare_function(label, fn_apply, ref_apply, tensors, needs, inputs):
     rtol, atol = RTOL[x.dtype], ATOL[x.dtype]
     compare(label, as_numpy(y), as_numpy(ey), inputs=inputs, rtol=rtol, atol=atol, hint=edge_hint)
     up = upstream_for(x.shape, x.dtype)
-    wrt = [t for t, n in zip(mine, needs, strict=True) if n]
-    got = backward(label, y, wrt, up, "one per input")
-    expected = torch.autograd.grad(ey, [t for t, n in zip(refs, needs, strict=True) if n], up)
-    names = [n for n, need in zip(("x", "beta"), needs, strict=False) if need]
-    for variable, g, e in zip(names, got, expected, strict=True):
+    got = backward(label, y, mine, up, "one per input")
+    expected = torch.autograd.grad(ey, refs, up)
+    for variable, g, e in zip(variables, got, expected, strict=True):
         g = require_grad(label, g, variable, "return a gradient for every input.")
         if variable == "x":
             where, floor = inputs, atol
@@ -373,29 +357,47 @@ def _compare_function(label, fn_apply, ref_apply, tensors, needs, inputs):
                 inputs=where, rtol=rtol, atol=floor, hint=grad_hint(variable, STABLE_HINT))
 
 
-def hidden_swish_function(SwishFunction, seed: int = 0) -> None:
-    r"""SwishFunction against the reference: random magnitudes and shapes, float32/64,
-    random beta in [0, 5], gradients w.r.t. x and beta."""
-    __tracebackhide__ = True
-    from course_utils import reference_torch
+# --------------------------------------------------------------------------------------------
+# The table
+# --------------------------------------------------------------------------------------------
 
-    fn = function_class(SwishFunction, "SwishFunction")
-    rng = np.random.default_rng(seed)
-    for dtype in (F64, F32):
-        for x in random_inputs(seed, dtype):
-            beta = torch.tensor(float(rng.uniform(0, 5)), dtype=dtype)
-            _compare_function(f"SwishFunction [{dtype_name(dtype)}]", fn.apply,
-                              reference_torch.SwishFunction.apply, (x, beta), (True, True),
-                              {"x": as_numpy(x), "beta": float(beta)})
+MISH_HINT = ("mish'(x) = tanh(softplus(x)) + x * sech^2(softplus(x)) * sigmoid(x); "
+             "at x = 0 take the limit.")
 
+SWISH = FunctionRow(
+    name="SwishFunction",
+    oracle=swish_oracle,
+    unit=lambda x, beta: F.silu(x) if float(beta) == 1.0 else swish_oracle(x, beta),
+    hint="swish(x) = x * sigmoid(beta * x): is beta used, and inside the sigmoid?",
+    grad_hint="d/dx of x * sigmoid(beta * x) needs the product rule and the chain rule "
+              "(mind the inner beta), times upstream.",
+    needs="x and beta",
+    reported={"values": "forward values, several beta"},
+    params=("beta",),
+    grid=tuple((b,) for b in BETAS),
+    edges=((1.0,), (2.0,)),
+    at=(1.5,),
+    param_hints={"beta": SWISH_BETA_HINT},
+    # d/dbeta = x**2 * s * (1 - s) loses all its digits where s rounds to 1; a correct
+    # float formula may return 0 there, within a few ulps of x**2.
+    param_floor=lambda x, eps: 4 * eps * x ** 2,
+    random_params=lambda rng: (rng.uniform(0, 5),),
+)
 
-def hidden_mish_function(MishFunction, seed: int = 0) -> None:
-    r"""MishFunction against the reference: random magnitudes and shapes, float32/64."""
-    __tracebackhide__ = True
-    from course_utils import reference_torch
+MISH = FunctionRow(
+    name="MishFunction",
+    oracle=F.mish,
+    unit=F.mish,
+    hint="mish(x) = x * tanh(softplus(x)), softplus(x) = ln(1 + e^x).",
+    grad_hint=MISH_HINT,
+    needs="x",
+    reported={"values": "forward values equal F.mish"},
+    edge_grad_hint=MISH_HINT,
+)
 
-    fn = function_class(MishFunction, "MishFunction")
-    for dtype in (F64, F32):
-        for x in random_inputs(seed, dtype):
-            _compare_function(f"MishFunction [{dtype_name(dtype)}]", fn.apply,
-                              reference_torch.MishFunction.apply, (x,), (True,), {"x": as_numpy(x)})
+(check_swish_function_values, check_swish_function_grad_x, check_swish_function_grad_beta,
+ check_swish_function_saved, check_swish_function_dtype_shape, check_swish_function_edges,
+ hidden_swish_function) = function_checks(SWISH).values()
+(check_mish_function_values, check_mish_function_grad, check_mish_function_saved,
+ check_mish_function_dtype_shape, check_mish_function_edges,
+ hidden_mish_function) = function_checks(MISH).values()
