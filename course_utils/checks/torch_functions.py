@@ -106,10 +106,19 @@ class FunctionRow:
     random_params: Callable = lambda rng: ()
 
     @property
+    def variables(self) -> tuple[str, ...]:
+        """What backward returns a gradient for, in order: x, then each parameter."""
+        return ("x", *self.params)
+
+    @property
+    def gradients(self) -> str:
+        """backward's outputs by name: 'grad_x, grad_beta'."""
+        return ", ".join(f"grad_{v}" for v in self.variables)
+
+    @property
     def returns(self) -> str:
         """The hint for a missing gradient: what backward returns, in order."""
-        names = ", ".join(f"grad_{v}" for v in ("x", *self.params))
-        return f"return {f'({names})' if self.params else names} from backward."
+        return f"return {f'({self.gradients})' if self.params else self.gradients} from backward."
 
     def inputs(self, x, params, **more) -> dict:
         """The input as a message names it: x, then each parameter by name."""
@@ -120,8 +129,7 @@ class FunctionRow:
         __tracebackhide__ = True
         args = [t.detach().clone().requires_grad_() for t in (x, *_tensors(params, x.dtype))]
         y = forward(fn, self.name, *args, inputs=inputs)
-        labels = ", ".join(f"grad_{v}" for v in ("x", *self.params))
-        return y, backward(self.name, y, args, upstream, labels)
+        return y, backward(self.name, y, args, upstream, self.gradients)
 
 
 def _tensors(values, dtype) -> list[torch.Tensor]:
@@ -251,7 +259,7 @@ def function_checks(row: FunctionRow) -> dict[str, Callable]:
             for x in random_inputs(seed, dtype):
                 params = [float(p) for p in _tensors(row.random_params(rng), dtype)]
                 _compare_function(f"{name} [{dtype_name(dtype)}]", fn.apply, reference,
-                                 [x, *_tensors(params, dtype)], ("x", *row.params),
+                                 [x, *_tensors(params, dtype)], row.variables,
                                  row.inputs(x, params))
 
     checks = {f"check_{stem}_values": (values, "values"),
